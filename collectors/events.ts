@@ -15,6 +15,12 @@ export interface ContainerRef {
 interface EventBase {
   ts: bigint;
   pid: number;
+  /**
+   * Set by the simulated kernel when a program's verdict changed the outcome: `kill` (an
+   * enter-hook program sent SIGKILL; the syscall did not complete) or `deny` (override_return
+   * made the syscall fail; `ret` holds the errno).
+   */
+  enforced?: 'kill' | 'deny';
 }
 
 export interface ExecEvent extends EventBase {

@@ -1,0 +1,518 @@
+// Byte-level automata for string operators that cannot be done with a few word compares:
+// contains / icontains / endswith / glob / iglob / regex / pmatch. Each pattern becomes a DFA
+// over bytes with byte classes (bytes that behave alike share a column), stored in a map and
+// walked by a bounded loop in bytecode. The same tables are walked here in TypeScript so the
+// construction can be tested against JavaScript's own matchers.
+//
+// Pipeline: pattern → small regex AST → Thompson NFA → subset construction → DFA with an
+// explicit dead state, then Moore-style minimisation (partition refinement).
+
+export interface Dfa {
+  /** Number of states; state 0 is dead (never accepts, loops to itself), 1 is the start. */
+  states: number;
+  /** Number of byte classes (columns). */
+  classes: number;
+  /** byte → class. */
+  classOf: Uint8Array;
+  /** states × classes next-state table. */
+  next: Uint16Array;
+  /** 1 when the state accepts. */
+  accept: Uint8Array;
+}
+
+export const DEAD = 0;
+export const START = 1;
+
+// --- regex AST --------------------------------------------------------------------------------
+
+type Re =
+  | { t: 'set'; bytes: Uint8Array } // 256-entry membership
+  | { t: 'cat'; items: Re[] }
+  | { t: 'alt'; items: Re[] }
+  | { t: 'star'; item: Re }
+  | { t: 'empty' };
+
+function setOf(pred: (b: number) => boolean): Re {
+  const bytes = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) if (pred(b)) bytes[b] = 1;
+  return { t: 'set', bytes };
+}
+
+const ANY: Re = setOf(() => true);
+const anyStar: Re = { t: 'star', item: ANY };
+
+function lit(s: Uint8Array, caseless: boolean): Re {
+  return {
+    t: 'cat',
+    items: Array.from(s, (c) => {
+      if (!caseless) return setOf((b) => b === c);
+      const lo = foldByte(c);
+      return setOf((b) => foldByte(b) === lo);
+    }),
+  };
+}
+
+export function foldByte(b: number): number {
+  return b >= 0x41 && b <= 0x5a ? b + 32 : b;
+}
+
+function plus(r: Re): Re {
+  return { t: 'cat', items: [r, { t: 'star', item: r }] };
+}
+
+function opt(r: Re): Re {
+  return { t: 'alt', items: [r, { t: 'empty' }] };
+}
+
+const enc = new TextEncoder();
+
+// --- pattern front ends -----------------------------------------------------------------------
+
+export function containsRe(needle: string, caseless = false): Re {
+  return { t: 'cat', items: [anyStar, lit(enc.encode(needle), caseless), anyStar] };
+}
+
+export function endswithRe(suffix: string, caseless = false): Re {
+  return { t: 'cat', items: [anyStar, lit(enc.encode(suffix), caseless)] };
+}
+
+export function startswithRe(prefix: string, caseless = false): Re {
+  return { t: 'cat', items: [lit(enc.encode(prefix), caseless), anyStar] };
+}
+
+export function equalsRe(s: string, caseless = false): Re {
+  return lit(enc.encode(s), caseless);
+}
+
+/**
+ * fnmatch-style glob as Falco's `glob` uses it (full match): `*` any run of bytes (including
+ * `/`), `?` one byte, `[abc]`, `[a-z]`, `[!a]`/`[^a]` classes, `\x` escapes.
+ */
+export function globRe(pattern: string, caseless = false): Re {
+  const p = enc.encode(pattern);
+  const items: Re[] = [];
+  let i = 0;
+  while (i < p.length) {
+    const c = p[i];
+    if (c === 0x2a /* * */) {
+      items.push(anyStar);
+      i++;
+    } else if (c === 0x3f /* ? */) {
+      items.push(ANY);
+      i++;
+    } else if (c === 0x5b /* [ */) {
+      const parsed = parseBracket(p, i + 1, caseless, false);
+      if (parsed === undefined) {
+        items.push(lit(p.subarray(i, i + 1), caseless));
+        i++;
+      } else {
+        items.push(parsed.re);
+        i = parsed.end;
+      }
+    } else if (c === 0x5c /* \ */ && i + 1 < p.length) {
+      items.push(lit(p.subarray(i + 1, i + 2), caseless));
+      i += 2;
+    } else {
+      items.push(lit(p.subarray(i, i + 1), caseless));
+      i++;
+    }
+  }
+  return { t: 'cat', items };
+}
+
+/** `[...]` starting after the `[`; returns the set and the index after `]`, or undefined if unclosed. */
+function parseBracket(p: Uint8Array, start: number, caseless: boolean, regexStyle: boolean): { re: Re; end: number } | undefined {
+  let i = start;
+  let negate = false;
+  if (i < p.length && (p[i] === 0x21 /* ! */ || p[i] === 0x5e) /* ^ */) {
+    if (p[i] === 0x5e || !regexStyle) {
+      negate = true;
+      i++;
+    }
+  }
+  const bytes = new Uint8Array(256);
+  let first = true;
+  while (i < p.length && (p[i] !== 0x5d /* ] */ || first)) {
+    first = false;
+    let lo = p[i];
+    if (lo === 0x5c && i + 1 < p.length) {
+      i++;
+      lo = p[i];
+      if (regexStyle) {
+        const cls = escapeClass(lo);
+        if (cls !== undefined) {
+          for (let b = 0; b < 256; b++) if (cls(b)) bytes[b] = 1;
+          i++;
+          continue;
+        }
+      }
+    }
+    let hi = lo;
+    if (i + 2 < p.length && p[i + 1] === 0x2d /* - */ && p[i + 2] !== 0x5d) {
+      hi = p[i + 2] === 0x5c && i + 3 < p.length ? p[i + 3] : p[i + 2];
+      i += p[i + 2] === 0x5c ? 4 : 3;
+    } else {
+      i++;
+    }
+    for (let b = lo; b <= hi; b++) bytes[b] = 1;
+  }
+  if (i >= p.length) return undefined;
+  if (caseless) {
+    for (let b = 0; b < 256; b++) if (bytes[b] === 1) bytes[foldByte(b)] = 1;
+    for (let b = 0x41; b <= 0x5a; b++) if (bytes[b + 32] === 1) bytes[b] = 1;
+  }
+  if (negate) for (let b = 0; b < 256; b++) bytes[b] ^= 1;
+  return { re: { t: 'set', bytes }, end: i + 1 };
+}
+
+function escapeClass(c: number): ((b: number) => boolean) | undefined {
+  const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
+  const isWord = (b: number): boolean => isDigit(b) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
+  const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+  switch (c) {
+    case 0x64: return isDigit; // \d
+    case 0x44: return (b) => !isDigit(b); // \D
+    case 0x77: return isWord; // \w
+    case 0x57: return (b) => !isWord(b); // \W
+    case 0x73: return isSpace; // \s
+    case 0x53: return (b) => !isSpace(b); // \S
+    default: return undefined;
+  }
+}
+
+export class PatternError extends Error {
+  constructor(message: string, readonly offset: number) {
+    super(message);
+    this.name = 'PatternError';
+  }
+}
+
+const MAX_REPEAT = 64;
+
+/**
+ * The RE2 syntax Falco's `regex` accepts, as a full match: literals, `.`, classes, `\d\w\s`
+ * (and negations), `* + ?`, `{m}`, `{m,}`, `{m,n}`, `|`, groups `(...)` and `(?:...)`, and `^`/`$`
+ * at the ends (redundant for a full match). Backreferences and lookaround are not regular and
+ * are rejected with a PatternError.
+ */
+export function regexRe(pattern: string, caseless = false): Re {
+  const p = enc.encode(pattern);
+  let i = 0;
+  const parseAlt = (): Re => {
+    const items = [parseCat()];
+    while (i < p.length && p[i] === 0x7c /* | */) {
+      i++;
+      items.push(parseCat());
+    }
+    return items.length === 1 ? items[0] : { t: 'alt', items };
+  };
+  const parseCat = (): Re => {
+    const items: Re[] = [];
+    while (i < p.length && p[i] !== 0x7c && p[i] !== 0x29 /* ) */) items.push(parseRepeat());
+    return items.length === 1 ? items[0] : { t: 'cat', items };
+  };
+  const parseRepeat = (): Re => {
+    let atom = parseAtom();
+    for (;;) {
+      if (i >= p.length) return atom;
+      const c = p[i];
+      if (c === 0x2a) {
+        atom = { t: 'star', item: atom };
+        i++;
+      } else if (c === 0x2b) {
+        atom = plus(atom);
+        i++;
+      } else if (c === 0x3f) {
+        atom = opt(atom);
+        i++;
+      } else if (c === 0x7b /* { */) {
+        const m = /^\{(\d+)(,(\d*))?\}/.exec(new TextDecoder().decode(p.subarray(i)));
+        if (m === null) return atom;
+        const lo = Number(m[1]);
+        const hi = m[2] === undefined ? lo : m[3] === '' ? Infinity : Number(m[3]);
+        if (lo > MAX_REPEAT || (hi !== Infinity && hi > MAX_REPEAT) || hi < lo) {
+          throw new PatternError(`repetition {${m[0].slice(1, -1)}} is out of range (at most ${MAX_REPEAT})`, i);
+        }
+        const items: Re[] = [];
+        for (let k = 0; k < lo; k++) items.push(atom);
+        if (hi === Infinity) items.push({ t: 'star', item: atom });
+        else for (let k = lo; k < hi; k++) items.push(opt(atom));
+        atom = { t: 'cat', items };
+        i += m[0].length;
+      } else return atom;
+      if (i < p.length && p[i] === 0x3f) i++; // lazy quantifiers match the same language
+    }
+  };
+  const parseAtom = (): Re => {
+    const c = p[i];
+    if (c === 0x28 /* ( */) {
+      i++;
+      if (p[i] === 0x3f /* ? */) {
+        if (p[i + 1] === 0x3a /* : */) i += 2;
+        else throw new PatternError('only (?:...) groups are supported', i);
+      }
+      const inner = parseAlt();
+      if (p[i] !== 0x29) throw new PatternError('missing )', i);
+      i++;
+      return inner;
+    }
+    if (c === 0x5b /* [ */) {
+      const parsed = parseBracket(p, i + 1, caseless, true);
+      if (parsed === undefined) throw new PatternError('missing ]', i);
+      i = parsed.end;
+      return parsed.re;
+    }
+    if (c === 0x2e /* . */) {
+      i++;
+      return setOf((b) => b !== 0x0a);
+    }
+    if (c === 0x5e /* ^ */ || c === 0x24 /* $ */) {
+      const atEdge = c === 0x5e ? i === 0 : i === p.length - 1;
+      if (!atEdge) throw new PatternError(`${String.fromCharCode(c)} is only supported at the pattern's ${c === 0x5e ? 'start' : 'end'}`, i);
+      i++;
+      return { t: 'empty' };
+    }
+    if (c === 0x5c /* \ */) {
+      if (i + 1 >= p.length) throw new PatternError('trailing backslash', i);
+      const e = p[i + 1];
+      i += 2;
+      const cls = escapeClass(e);
+      if (cls !== undefined) return setOf(cls);
+      if (e >= 0x31 && e <= 0x39) throw new PatternError('backreferences are not supported', i - 2);
+      const map: Record<number, number> = { 0x6e: 0x0a, 0x74: 0x09, 0x72: 0x0d, 0x66: 0x0c, 0x76: 0x0b };
+      return lit(Uint8Array.of(map[e] ?? e), caseless);
+    }
+    if (c === 0x2a || c === 0x2b || c === 0x3f) throw new PatternError('nothing to repeat', i);
+    i++;
+    return lit(Uint8Array.of(c), caseless);
+  };
+  const re = parseAlt();
+  if (i !== p.length) throw new PatternError('unbalanced )', i);
+  return re;
+}
+
+/**
+ * Falco's `pmatch`: the value equals the path or lies below it (`/tmp/hello` matches
+ * `/tmp/hello` and `/tmp/hello/x`, not `/tmp/hello_x`), with globs allowed per component.
+ */
+export function pmatchRe(paths: readonly string[]): Re {
+  return {
+    t: 'alt',
+    items: paths.map((path) => {
+      const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+      const base = globRe(trimmed.replace(/\*/g, '[!/]*'));
+      return { t: 'cat', items: [base, opt({ t: 'cat', items: [setOf((b) => b === 0x2f), anyStar] })] } as Re;
+    }),
+  };
+}
+
+export function alternatives(res: readonly Re[]): Re {
+  return { t: 'alt', items: [...res] };
+}
+
+// --- NFA ----------------------------------------------------------------------------------------
+
+interface Nfa {
+  /** per state: epsilon targets */
+  eps: number[][];
+  /** per state: [set index, target] or undefined */
+  edge: ({ set: Uint8Array; to: number } | undefined)[];
+  start: number;
+  accept: number;
+}
+
+const MAX_NFA_STATES = 20_000;
+
+function toNfa(re: Re): Nfa {
+  const eps: number[][] = [];
+  const edge: ({ set: Uint8Array; to: number } | undefined)[] = [];
+  const state = (): number => {
+    if (eps.length >= MAX_NFA_STATES) throw new PatternError('pattern too large', 0);
+    eps.push([]);
+    edge.push(undefined);
+    return eps.length - 1;
+  };
+  const build = (r: Re): { s: number; e: number } => {
+    switch (r.t) {
+      case 'empty': {
+        const s = state();
+        return { s, e: s };
+      }
+      case 'set': {
+        const s = state();
+        const e = state();
+        edge[s] = { set: r.bytes, to: e };
+        return { s, e };
+      }
+      case 'cat': {
+        if (r.items.length === 0) return build({ t: 'empty' });
+        const first = build(r.items[0]);
+        let end = first.e;
+        for (let k = 1; k < r.items.length; k++) {
+          const f = build(r.items[k]);
+          eps[end].push(f.s);
+          end = f.e;
+        }
+        return { s: first.s, e: end };
+      }
+      case 'alt': {
+        const s = state();
+        const e = state();
+        for (const it of r.items) {
+          const f = build(it);
+          eps[s].push(f.s);
+          eps[f.e].push(e);
+        }
+        return { s, e };
+      }
+      case 'star': {
+        const s = state();
+        const e = state();
+        const f = build(r.item);
+        eps[s].push(f.s, e);
+        eps[f.e].push(f.s, e);
+        return { s, e };
+      }
+    }
+  };
+  const f = build(re);
+  return { eps, edge, start: f.s, accept: f.e };
+}
+
+// --- DFA ----------------------------------------------------------------------------------------
+
+const MAX_DFA_STATES = 4096;
+
+function closure(nfa: Nfa, seeds: Iterable<number>): number[] {
+  const seen = new Set<number>();
+  const stack = [...seeds];
+  while (stack.length > 0) {
+    const s = stack.pop() as number;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const t of nfa.eps[s]) if (!seen.has(t)) stack.push(t);
+  }
+  return [...seen].sort((a, b) => a - b);
+}
+
+/** Bytes that every NFA edge treats alike share a class. */
+function byteClasses(nfa: Nfa): { classOf: Uint8Array; classes: number; rep: number[] } {
+  const sets = [...new Set(nfa.edge.filter((e) => e !== undefined).map((e) => (e as { set: Uint8Array }).set))];
+  const sig = new Map<string, number>();
+  const classOf = new Uint8Array(256);
+  const rep: number[] = [];
+  for (let b = 0; b < 256; b++) {
+    let key = '';
+    for (const s of sets) key += s[b];
+    let c = sig.get(key);
+    if (c === undefined) {
+      c = sig.size;
+      sig.set(key, c);
+      rep.push(b);
+    }
+    classOf[b] = c;
+  }
+  if (sig.size > 255) throw new PatternError('too many byte classes', 0);
+  return { classOf, classes: sig.size, rep };
+}
+
+export function compileDfa(re: Re): Dfa {
+  const nfa = toNfa(re);
+  const { classOf, classes, rep } = byteClasses(nfa);
+  const ids = new Map<string, number>();
+  const sets: number[][] = [[]]; // state 0: dead
+  ids.set('', 0);
+  const start = closure(nfa, [nfa.start]);
+  ids.set(start.join(','), 1);
+  sets.push(start);
+  const rows: number[][] = [];
+  for (let d = 0; d < sets.length; d++) {
+    const row: number[] = [];
+    for (let c = 0; c < classes; c++) {
+      const b = rep[c];
+      const moved: number[] = [];
+      for (const s of sets[d]) {
+        const e = nfa.edge[s];
+        if (e !== undefined && e.set[b] === 1) moved.push(e.to);
+      }
+      const tgt = closure(nfa, moved);
+      const key = tgt.join(',');
+      let id = ids.get(key);
+      if (id === undefined) {
+        id = sets.length;
+        if (id >= MAX_DFA_STATES) throw new PatternError(`pattern needs more than ${MAX_DFA_STATES} automaton states`, 0);
+        ids.set(key, id);
+        sets.push(tgt);
+      }
+      row.push(id);
+    }
+    rows.push(row);
+  }
+  const accept = new Uint8Array(sets.length);
+  sets.forEach((s, d) => {
+    if (s.includes(nfa.accept)) accept[d] = 1;
+  });
+  const next = new Uint16Array(sets.length * classes);
+  rows.forEach((row, d) => row.forEach((t, c) => (next[d * classes + c] = t)));
+  return minimise({ states: sets.length, classes, classOf, next, accept });
+}
+
+/** Moore partition refinement; keeps dead = 0 and start = 1 (unless they merge into one). */
+function minimise(d: Dfa): Dfa {
+  let block = Array.from(d.accept, (a) => a);
+  let count = new Set(block).size;
+  for (;;) {
+    const sig = new Map<string, number>();
+    const nb: number[] = [];
+    for (let s = 0; s < d.states; s++) {
+      let key = `${block[s]}`;
+      for (let c = 0; c < d.classes; c++) key += `,${block[d.next[s * d.classes + c]]}`;
+      let id = sig.get(key);
+      if (id === undefined) {
+        id = sig.size;
+        sig.set(key, id);
+      }
+      nb.push(id);
+    }
+    block = nb;
+    if (sig.size === count) break;
+    count = sig.size;
+  }
+  // Renumber so the dead state's block is 0 and the start's block is 1.
+  const order = new Map<number, number>();
+  order.set(block[DEAD], 0);
+  if (!order.has(block[START])) order.set(block[START], 1);
+  for (let s = 0; s < d.states; s++) if (!order.has(block[s])) order.set(block[s], order.size);
+  const n = order.size;
+  const next = new Uint16Array(Math.max(n, 2) * d.classes);
+  const accept = new Uint8Array(Math.max(n, 2));
+  for (let s = 0; s < d.states; s++) {
+    const to = order.get(block[s]) as number;
+    accept[to] = d.accept[s];
+    for (let c = 0; c < d.classes; c++) next[to * d.classes + c] = order.get(block[d.next[s * d.classes + c]]) as number;
+  }
+  if (n === 1) {
+    // Dead and start merged (the pattern matches nothing): keep two identical dead states.
+    for (let c = 0; c < d.classes; c++) next[d.classes + c] = 0;
+  }
+  return { states: Math.max(n, 2), classes: d.classes, classOf: d.classOf, next, accept };
+}
+
+/** Run the DFA over bytes (the TypeScript twin of the bytecode walker). */
+export function runDfa(d: Dfa, bytes: Uint8Array): boolean {
+  let s = START;
+  for (let i = 0; i < bytes.length && s !== DEAD; i++) s = d.next[s * d.classes + d.classOf[bytes[i]]];
+  return d.accept[s] === 1;
+}
+
+/** Whether every continuation from state s accepts (lets the walker stop early). */
+export function acceptingSinks(d: Dfa): Uint8Array {
+  const sink = new Uint8Array(d.states);
+  for (let s = 0; s < d.states; s++) {
+    if (d.accept[s] !== 1) continue;
+    let all = true;
+    for (let c = 0; c < d.classes && all; c++) if (d.next[s * d.classes + c] !== s) all = false;
+    if (all) sink[s] = 1;
+  }
+  return sink;
+}

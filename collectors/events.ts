@@ -48,6 +48,11 @@ export interface ExecEvent extends EventBase {
   /** 0 unless the exec failed, then a negative errno. */
   ret?: number;
   container?: ContainerRef;
+  /**
+   * A process that already existed when the stream began (a /proc scan, a Tetragon parent
+   * record), not an execve: consumers update their process table and fire no hook, match no rule.
+   */
+  synthetic?: boolean;
 }
 
 export interface DnsEvent extends EventBase {

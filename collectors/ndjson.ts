@@ -147,6 +147,7 @@ function eventBody(o: Obj, type: unknown, ts: bigint, pid: number): KestrelEvent
         exe_from_memfd: bool(o, 'exe_from_memfd'),
         ret: int(o, 'ret'),
         container: container(o['container']),
+        synthetic: bool(o, 'synthetic') === true ? true : undefined,
       });
     }
     case 'dns':
@@ -261,7 +262,7 @@ export async function* readEvents(
 
 const KEY_ORDER: Record<KestrelEvent['type'], readonly string[]> = {
   exec: ['ppid', 'uid', 'gid', 'exe', 'argv', 'cwd', 'comm', 'env', 'loginuid', 'tty', 'pgid', 'sid', 'vpid',
-    'exe_upper_layer', 'exe_from_memfd', 'ret', 'container'],
+    'exe_upper_layer', 'exe_from_memfd', 'ret', 'container', 'synthetic'],
   dns: ['name', 'addrs'],
   connect: ['fd', 'family', 'daddr', 'dport', 'path', 'saddr', 'sport', 'proto', 'ret'],
   fork: ['child'],

@@ -1,0 +1,566 @@
+// The incident store: aggregation of alerts into incidents, the webhook outbox written in the
+// same transaction, statuses with history, queries for the CLI, retention. Parameterised SQL
+// only. Times are ns since the epoch (INTEGER, bound and read as BigInt); outbox times are ms.
+
+import type Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import type { Alert } from '../alert.js';
+import { openDatabase, type OpenOptions } from './open.js';
+import { priorityLevel, priorityName } from '../priority.js';
+import { formatTimeNs, nowNs } from '../time.js';
+import { wants, type Endpoint } from '../webhooks/endpoint.js';
+import { webhookBody } from '../webhooks/payload.js';
+
+export type Status = 'open' | 'acknowledged' | 'resolved';
+export const STATUSES: readonly Status[] = ['open', 'acknowledged', 'resolved'];
+
+export interface IncidentJson {
+  id: number;
+  rule: string;
+  priority: string;
+  output: string;
+  output_fields: Record<string, unknown>;
+  tags: string[];
+  first_seen: string;
+  last_seen: string;
+  count: number;
+  status: Status;
+  container_id: string;
+  pid: number | null;
+  hostname: string;
+  source: string;
+  exe: string;
+  process: unknown;
+  container: unknown;
+}
+
+export interface HistoryJson {
+  at: string;
+  action: string;
+  from_status: string | null;
+  to_status: string | null;
+  note: string | null;
+  actor: string | null;
+}
+
+export interface DeliveryJson {
+  uuid: string;
+  endpoint: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  created_at: string;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+}
+
+export interface ListFilter {
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  /** At least this severe (level ≤). */
+  minLevel?: number;
+  /** Exactly this level. */
+  level?: number;
+  rule?: string;
+  container?: string;
+  status?: Status;
+  search?: string;
+  limit?: number;
+  /** Oldest first instead of newest first. */
+  ascending?: boolean;
+}
+
+export interface IngestResult {
+  created: number[];
+  updated: number[];
+  deliveries: number;
+}
+
+export interface OutboxRow {
+  id: number;
+  uuid: string;
+  incidentId: number;
+  endpoint: string;
+  body: string;
+  attempts: number;
+  expireAt: number;
+}
+
+interface RawIncident {
+  id: bigint;
+  rule: string;
+  priority: bigint;
+  output: string;
+  output_fields: string;
+  tags: string;
+  source: string;
+  hostname: string;
+  container_id: string;
+  exe: string;
+  pid: bigint | null;
+  first_seen: bigint;
+  last_seen: bigint;
+  count: bigint;
+  status: Status;
+  process: string | null;
+  container: string | null;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
+}
+
+function toJson(r: RawIncident): IncidentJson {
+  const fields = parseJson(r.output_fields);
+  const tags = parseJson(r.tags);
+  return {
+    id: Number(r.id),
+    rule: r.rule,
+    priority: priorityName(Number(r.priority)),
+    output: r.output,
+    output_fields: typeof fields === 'object' && fields !== null ? (fields as Record<string, unknown>) : {},
+    tags: Array.isArray(tags) ? tags.map(String) : [],
+    first_seen: formatTimeNs(r.first_seen),
+    last_seen: formatTimeNs(r.last_seen),
+    count: Number(r.count),
+    status: r.status,
+    container_id: r.container_id,
+    pid: r.pid === null ? null : Number(r.pid),
+    hostname: r.hostname,
+    source: r.source,
+    exe: r.exe,
+    process: parseJson(r.process),
+    container: parseJson(r.container),
+  };
+}
+
+/** User text → an FTS5 query matching all its words (each quoted, so no operator injection). */
+export function ftsQuery(text: string): string {
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  return words.map((w) => `"${w.replace(/"/g, '""')}"`).join(' ');
+}
+
+const INCIDENT_COLUMNS =
+  'id, rule, priority, output, output_fields, tags, source, hostname, container_id, exe, pid, first_seen, last_seen, count, status, process, container';
+
+/** output_fields as stored: like JSON.stringify, but evt.time (a digit string) as a bare integer. */
+function storedFields(fields: Alert['outputFields']): string {
+  const t = fields['evt.time'];
+  if (typeof t === 'string' && /^-?\d+$/.test(t)) {
+    const s = JSON.stringify({ ...fields, 'evt.time': 0 });
+    return s.replace('"evt.time":0', `"evt.time":${t}`);
+  }
+  return JSON.stringify(fields);
+}
+
+export interface StoreOptions extends OpenOptions {
+  /** Alerts of the same rule, container and executable within this window join one incident (ms). */
+  aggregationWindowMs?: number;
+}
+
+export class IncidentStore {
+  readonly db: Database.Database;
+  private windowNs: bigint;
+  private readonly aggCache = new Map<string, { id: number; first: bigint }>();
+  private readonly st: ReturnType<IncidentStore['prepare']>;
+
+  constructor(path: string, opts: StoreOptions = {}) {
+    this.db = openDatabase(path, opts);
+    this.windowNs = BigInt(Math.round(opts.aggregationWindowMs ?? 60_000)) * 1_000_000n;
+    this.st = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    const ro = db.readonly;
+    const w = <T>(f: () => T): T | undefined => (ro ? undefined : f());
+    return {
+      byId: db.prepare(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = ?`).safeIntegers(true),
+      latestAgg: db
+        .prepare("SELECT id, first_seen FROM incidents WHERE agg_key = ? AND status != 'resolved' ORDER BY first_seen DESC LIMIT 1")
+        .safeIntegers(true),
+      insert: w(() =>
+        db.prepare(
+          `INSERT INTO incidents (rule, priority, output, output_fields, tags, source, hostname, container_id, exe, pid,
+             first_seen, last_seen, count, agg_key, process, container)
+           VALUES (@rule, @priority, @output, @output_fields, @tags, @source, @hostname, @container_id, @exe, @pid,
+             @t, @t, 1, @agg_key, @process, @container)`,
+        ),
+      ),
+      bump: w(() =>
+        db.prepare(
+          "UPDATE incidents SET count = count + 1, last_seen = max(last_seen, @t), first_seen = min(first_seen, @t), pid = @pid WHERE id = @id AND status != 'resolved'",
+        ),
+      ),
+      outboxInsert: w(() =>
+        db.prepare(
+          `INSERT INTO outbox (uuid, incident_id, endpoint, body, created_at, next_attempt_at, expire_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ),
+      ),
+      history: w(() =>
+        db.prepare('INSERT INTO incident_history (incident_id, at, action, from_status, to_status, note, actor) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      ),
+    };
+  }
+
+  setAggregationWindow(ms: number): void {
+    this.windowNs = BigInt(Math.round(ms)) * 1_000_000n;
+  }
+
+  /**
+   * Store a batch in ONE transaction: each alert updates the open incident with the same rule,
+   * container and executable whose first_seen is within the window, or creates one; every
+   * created incident gets an outbox row per endpoint that wants it, in the same transaction.
+   */
+  ingest(alerts: readonly Alert[], endpoints: readonly Endpoint[] = [], nowMs: number = Date.now()): IngestResult {
+    const st = this.st;
+    const insert = st.insert;
+    const bump = st.bump;
+    const outboxInsert = st.outboxInsert;
+    if (insert === undefined || bump === undefined || outboxInsert === undefined) throw new Error('store opened read-only');
+    const res: IngestResult = { created: [], updated: [], deliveries: 0 };
+    const run = this.db.transaction(() => {
+      for (const a of alerts) {
+        const key = `${a.rule}\u0000${a.containerId}\u0000${a.exe}`;
+        if (a.aggregate !== false) {
+          let hit = this.aggCache.get(key);
+          if (hit === undefined) {
+            const row = st.latestAgg.get(key) as { id: bigint; first_seen: bigint } | undefined;
+            if (row !== undefined) hit = { id: Number(row.id), first: row.first_seen };
+          }
+          if (hit !== undefined) {
+            const d = a.timeNs - hit.first;
+            if (d < this.windowNs && d > -this.windowNs && bump.run({ t: a.timeNs, pid: a.pid, id: hit.id }).changes === 1) {
+              res.updated.push(hit.id);
+              if (a.timeNs < hit.first) hit.first = a.timeNs;
+              this.aggCache.set(key, hit);
+              continue;
+            }
+          }
+        }
+        const info = insert.run({
+          rule: a.rule,
+          priority: a.level,
+          output: a.message,
+          output_fields: storedFields(a.outputFields),
+          tags: JSON.stringify(a.tags),
+          source: a.source,
+          hostname: a.hostname,
+          container_id: a.containerId,
+          exe: a.exe,
+          pid: a.pid,
+          t: a.timeNs,
+          agg_key: key,
+          process: a.process === undefined ? null : JSON.stringify(a.process),
+          container: a.container === undefined ? null : JSON.stringify(a.container),
+        });
+        const id = Number(info.lastInsertRowid);
+        res.created.push(id);
+        if (a.aggregate !== false) {
+          if (this.aggCache.size > 50_000) this.aggCache.clear();
+          this.aggCache.set(key, { id, first: a.timeNs });
+        }
+        for (const e of endpoints) {
+          if (!wants(e, a)) continue;
+          const uuid = randomUUID();
+          outboxInsert.run(uuid, id, e.url, webhookBody(a, uuid, id), nowMs, nowMs, nowMs + e.expireMs);
+          res.deliveries++;
+        }
+      }
+    });
+    try {
+      run();
+    } catch (err) {
+      // The cache may point at rows the rolled-back transaction created.
+      this.aggCache.clear();
+      throw err;
+    }
+    return res;
+  }
+
+  get(id: number): IncidentJson | undefined {
+    const r = this.st.byId.get(id) as RawIncident | undefined;
+    return r === undefined ? undefined : toJson(r);
+  }
+
+  private where(f: ListFilter): { sql: string; params: unknown[] } {
+    const conds: string[] = [];
+    const params: unknown[] = [];
+    if (f.sinceNs !== undefined) {
+      conds.push('last_seen >= ?');
+      params.push(f.sinceNs);
+    }
+    if (f.untilNs !== undefined) {
+      conds.push('first_seen <= ?');
+      params.push(f.untilNs);
+    }
+    if (f.level !== undefined) {
+      conds.push('priority = ?');
+      params.push(f.level);
+    } else if (f.minLevel !== undefined) {
+      conds.push('priority <= ?');
+      params.push(f.minLevel);
+    }
+    if (f.rule !== undefined) {
+      conds.push('rule = ?');
+      params.push(f.rule);
+    }
+    if (f.container !== undefined) {
+      conds.push('container_id = ?');
+      params.push(f.container);
+    }
+    if (f.status !== undefined) {
+      conds.push('status = ?');
+      params.push(f.status);
+    }
+    if (f.search !== undefined && f.search.trim() !== '') {
+      conds.push('id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)');
+      params.push(ftsQuery(f.search));
+    }
+    return { sql: conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`, params };
+  }
+
+  /** The SQL `list` runs (exposed for EXPLAIN QUERY PLAN checks). */
+  listSql(f: ListFilter): { sql: string; params: unknown[] } {
+    const w = this.where(f);
+    const order = f.ascending === true ? 'ASC' : 'DESC';
+    const limit = f.limit ?? 100;
+    const sql = `SELECT ${INCIDENT_COLUMNS} FROM incidents ${w.sql} ORDER BY last_seen ${order}, id ${order}${limit > 0 ? ' LIMIT ?' : ''}`;
+    return { sql, params: limit > 0 ? [...w.params, limit] : w.params };
+  }
+
+  list(f: ListFilter = {}): IncidentJson[] {
+    const q = this.listSql(f);
+    return (this.db.prepare(q.sql).safeIntegers(true).all(...q.params) as RawIncident[]).map(toJson);
+  }
+
+  /** All incidents matching, oldest first, without holding them all in memory. */
+  *iterate(f: ListFilter = {}): Generator<IncidentJson> {
+    const q = this.listSql({ ...f, ascending: true, limit: f.limit ?? 0 });
+    for (const r of this.db.prepare(q.sql).safeIntegers(true).iterate(...q.params)) yield toJson(r as RawIncident);
+  }
+
+  count(f: ListFilter = {}): number {
+    const w = this.where(f);
+    const row = this.db.prepare(`SELECT count(*) AS n FROM incidents ${w.sql}`).get(...w.params) as { n: number };
+    return row.n;
+  }
+
+  history(id: number): HistoryJson[] {
+    const rows = this.db
+      .prepare('SELECT at, action, from_status, to_status, note, actor FROM incident_history WHERE incident_id = ? ORDER BY at, id')
+      .safeIntegers(true)
+      .all(id) as { at: bigint; action: string; from_status: string | null; to_status: string | null; note: string | null; actor: string | null }[];
+    return rows.map((r) => ({ ...r, at: formatTimeNs(r.at) }));
+  }
+
+  deliveries(id: number): DeliveryJson[] {
+    const rows = this.db
+      .prepare(
+        'SELECT uuid, endpoint, state, attempts, created_at, next_attempt_at, delivered_at, last_status, last_error FROM outbox WHERE incident_id = ? ORDER BY id',
+      )
+      .all(id) as {
+      uuid: string;
+      endpoint: string;
+      state: DeliveryJson['state'];
+      attempts: number;
+      created_at: number;
+      next_attempt_at: number;
+      delivered_at: number | null;
+      last_status: number | null;
+      last_error: string | null;
+    }[];
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+    return rows.map((r) => ({
+      uuid: r.uuid,
+      endpoint: r.endpoint,
+      state: r.state,
+      attempts: r.attempts,
+      created_at: iso(r.created_at) ?? '',
+      next_attempt_at: r.state === 'pending' ? iso(r.next_attempt_at) : null,
+      delivered_at: iso(r.delivered_at),
+      last_status: r.last_status,
+      last_error: r.last_error,
+    }));
+  }
+
+  /**
+   * Change an incident's status (acknowledge, resolve, reopen) with an optional note; every
+   * change and note goes to the history. Returns false when the incident does not exist.
+   */
+  setStatus(id: number, to: Status, note?: string, actor?: string): boolean {
+    const history = this.st.history;
+    if (history === undefined) throw new Error('store opened read-only');
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT status FROM incidents WHERE id = ?').get(id) as { status: Status } | undefined;
+      if (row === undefined) return false;
+      const action = to === 'acknowledged' ? 'acknowledge' : to === 'resolved' ? 'resolve' : 'reopen';
+      if (row.status !== to) {
+        this.db.prepare('UPDATE incidents SET status = ? WHERE id = ?').run(to, id);
+        history.run(id, nowNs(), action, row.status, to, note ?? null, actor ?? null);
+      } else if (note !== undefined) {
+        history.run(id, nowNs(), 'note', row.status, to, note, actor ?? null);
+      }
+      if (to === 'resolved') {
+        for (const [k, v] of this.aggCache) if (v.id === id) this.aggCache.delete(k);
+      }
+      return true;
+    })();
+  }
+
+  /** Counts grouped by rule, priority, container or hour (UTC), largest first (hour: newest first). */
+  stats(by: 'rule' | 'priority' | 'container' | 'hour', f: ListFilter = {}): { key: string; incidents: number; events: number }[] {
+    const w = this.where(f);
+    const col =
+      by === 'rule'
+        ? 'rule'
+        : by === 'priority'
+          ? 'priority'
+          : by === 'container'
+            ? 'container_id'
+            : "strftime('%Y-%m-%dT%H:00:00Z', last_seen / 1000000000, 'unixepoch')";
+    const order = by === 'hour' ? 'k DESC' : by === 'priority' ? 'k ASC' : 'incidents DESC, k';
+    const rows = this.db
+      .prepare(`SELECT ${col} AS k, count(*) AS incidents, sum(count) AS events FROM incidents ${w.sql} GROUP BY k ORDER BY ${order}`)
+      .all(...w.params) as { k: string | number; incidents: number; events: number }[];
+    return rows.map((r) => ({ key: by === 'priority' ? priorityName(Number(r.k)) : String(r.k), incidents: r.incidents, events: r.events }));
+  }
+
+  /**
+   * Retention: delete incidents last seen before now - maxAge, then the oldest beyond maxCount.
+   * Deletes in chunks so a large purge does not hold the write lock for long. Returns the count.
+   */
+  retain(opts: { maxAgeMs?: number; maxIncidents?: number; now?: bigint; chunk?: number }): number {
+    const chunk = opts.chunk ?? 10_000;
+    let deleted = 0;
+    const del = (sql: string, ...p: unknown[]): void => {
+      for (;;) {
+        const n = this.db.prepare(sql).run(...p, chunk).changes;
+        deleted += n;
+        if (n < chunk) break;
+      }
+    };
+    if (opts.maxAgeMs !== undefined && opts.maxAgeMs > 0) {
+      const cutoff = (opts.now ?? nowNs()) - BigInt(Math.round(opts.maxAgeMs)) * 1_000_000n;
+      del('DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE last_seen < ? LIMIT ?)', cutoff);
+    }
+    if (opts.maxIncidents !== undefined && opts.maxIncidents > 0) {
+      const row = this.db.prepare('SELECT id FROM incidents ORDER BY id DESC LIMIT 1 OFFSET ?').get(opts.maxIncidents - 1) as { id: number } | undefined;
+      if (row !== undefined) del('DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE id < ? LIMIT ?)', row.id);
+    }
+    if (deleted > 0) this.aggCache.clear();
+    return deleted;
+  }
+
+  // --- outbox -------------------------------------------------------------------------------
+
+  /** Pending deliveries due at `nowMs` for these endpoints, oldest first. */
+  due(nowMs: number, endpoints: readonly string[], limit: number, skip: ReadonlySet<number>): OutboxRow[] {
+    if (endpoints.length === 0) return [];
+    const marks = endpoints.map(() => '?').join(',');
+    const rows = this.db
+      .prepare(
+        `SELECT id, uuid, incident_id, endpoint, body, attempts, expire_at FROM outbox
+         WHERE state = 'pending' AND next_attempt_at <= ? AND endpoint IN (${marks})
+         ORDER BY next_attempt_at, id LIMIT ?`,
+      )
+      .all(nowMs, ...endpoints, limit + skip.size) as {
+      id: number;
+      uuid: string;
+      incident_id: number;
+      endpoint: string;
+      body: string;
+      attempts: number;
+      expire_at: number;
+    }[];
+    const out: OutboxRow[] = [];
+    for (const r of rows) {
+      if (skip.has(r.id)) continue;
+      out.push({ id: r.id, uuid: r.uuid, incidentId: r.incident_id, endpoint: r.endpoint, body: r.body, attempts: r.attempts, expireAt: r.expire_at });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** When the next pending delivery for these endpoints is due (ms), or undefined. */
+  nextDue(endpoints: readonly string[]): number | undefined {
+    if (endpoints.length === 0) return undefined;
+    const marks = endpoints.map(() => '?').join(',');
+    const row = this.db
+      .prepare(`SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending' AND endpoint IN (${marks})`)
+      .get(...endpoints) as { t: number | null };
+    return row.t ?? undefined;
+  }
+
+  markDelivered(id: number, status: number, nowMs: number): void {
+    this.db
+      .prepare("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL, delivered_at = ? WHERE id = ?")
+      .run(status, nowMs, id);
+  }
+
+  markRetry(id: number, status: number | null, error: string, nextMs: number): void {
+    this.db
+      .prepare('UPDATE outbox SET attempts = attempts + 1, last_status = ?, last_error = ?, next_attempt_at = ? WHERE id = ?')
+      .run(status, error, nextMs, id);
+  }
+
+  markFailed(id: number, status: number | null, error: string): void {
+    this.db
+      .prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_status = ?, last_error = ? WHERE id = ?")
+      .run(status, error, id);
+  }
+
+  /** Mark pending deliveries past their expiry as failed (e.g. for endpoints no longer configured). */
+  expireDeliveries(nowMs: number): { id: number; uuid: string; endpoint: string; incidentId: number }[] {
+    const rows = this.db
+      .prepare("SELECT id, uuid, endpoint, incident_id FROM outbox WHERE state = 'pending' AND expire_at <= ?")
+      .all(nowMs) as { id: number; uuid: string; endpoint: string; incident_id: number }[];
+    if (rows.length > 0) {
+      this.db
+        .prepare("UPDATE outbox SET state = 'failed', last_error = coalesce(last_error || '; ', '') || 'expired' WHERE state = 'pending' AND expire_at <= ?")
+        .run(nowMs);
+    }
+    return rows.map((r) => ({ id: r.id, uuid: r.uuid, endpoint: r.endpoint, incidentId: r.incident_id }));
+  }
+
+  outboxCounts(): Record<'pending' | 'delivered' | 'failed', number> {
+    const out = { pending: 0, delivered: 0, failed: 0 };
+    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM outbox GROUP BY state').all() as { state: keyof typeof out; n: number }[]) {
+      out[r.state] = r.n;
+    }
+    return out;
+  }
+
+  // --- counters -----------------------------------------------------------------------------
+
+  addCounter(name: string, delta: number): void {
+    this.db
+      .prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value')
+      .run(name, delta);
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.db.prepare('SELECT name, value FROM counters').all() as { name: string; value: number }[]) out[r.name] = r.value;
+    return out;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Parse a CLI priority: `warning` (at least), `=warning` (exactly). */
+export function parsePriorityFilter(text: string): { minLevel?: number; level?: number } | undefined {
+  const exact = text.startsWith('=');
+  const lvl = priorityLevel(exact ? text.slice(1) : text);
+  if (lvl === undefined) return undefined;
+  return exact ? { level: lvl } : { minLevel: lvl };
+}

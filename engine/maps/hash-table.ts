@@ -1,0 +1,118 @@
+// The key index of the hash maps: open addressing with linear probing over an Int32Array of
+// element numbers, keys kept in one flat byte array, deletion by backward shift (no tombstones,
+// so lookups stay short however many deletes happened). Lookups hash the key bytes straight from
+// the caller's buffer (the VM's memory on the program path) and allocate nothing.
+
+/** murmur3_32 over `len` bytes of `buf` at `off`. */
+export function hashBytes(buf: Uint8Array, off: number, len: number): number {
+  let h = 0x9747b28c ^ len;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const p = off + i;
+    let k = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < len) {
+    let k = 0;
+    for (let s = 0; i < len; i++, s += 8) k |= buf[off + i] << s;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+  }
+  h ^= len;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+export class HashIndex {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  /** Key bytes of element e at e*keySize. */
+  readonly keys: Uint8Array;
+  private readonly hashes: Int32Array;
+
+  constructor(
+    readonly keySize: number,
+    maxEntries: number,
+  ) {
+    let cap = 8;
+    while (cap < maxEntries * 2) cap *= 2;
+    this.slots = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    this.keys = new Uint8Array(keySize * maxEntries);
+    this.hashes = new Int32Array(maxEntries);
+  }
+
+  get bytes(): number {
+    return this.slots.byteLength + this.keys.byteLength + this.hashes.byteLength;
+  }
+
+  /** Element holding the key at buf[off..off+keySize), or -1. */
+  find(buf: Uint8Array, off: number): number {
+    const ks = this.keySize;
+    const h = hashBytes(buf, off, ks);
+    const slots = this.slots;
+    const mask = this.mask;
+    const keys = this.keys;
+    const hashes = this.hashes;
+    let i = h & mask;
+    for (;;) {
+      const e = slots[i];
+      if (e < 0) return -1;
+      if (hashes[e] === h) {
+        const base = e * ks;
+        let j = 0;
+        while (j < ks && keys[base + j] === buf[off + j]) j++;
+        if (j === ks) return e;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Index element e (not present yet) under the key at buf[off..]. */
+  insert(e: number, buf: Uint8Array, off: number): void {
+    const ks = this.keySize;
+    this.keys.set(buf.subarray(off, off + ks), e * ks);
+    const h = hashBytes(buf, off, ks);
+    this.hashes[e] = h;
+    let i = h & this.mask;
+    while (this.slots[i] >= 0) i = (i + 1) & this.mask;
+    this.slots[i] = e;
+  }
+
+  remove(e: number): void {
+    const mask = this.mask;
+    const slots = this.slots;
+    let i = this.hashes[e] & mask;
+    while (slots[i] !== e) {
+      if (slots[i] < 0) return;
+      i = (i + 1) & mask;
+    }
+    // Backward shift: pull later members of the probe run into the hole when their home allows.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const f = slots[j];
+      if (f < 0) break;
+      const home = this.hashes[f] & mask;
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!stays) {
+        slots[i] = f;
+        i = j;
+      }
+    }
+    slots[i] = -1;
+  }
+
+  keyOf(e: number): Uint8Array {
+    return this.keys.slice(e * this.keySize, (e + 1) * this.keySize);
+  }
+}

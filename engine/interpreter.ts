@@ -64,6 +64,10 @@ export function isProgArray(m: BpfMap | undefined): m is ProgArrayMap {
   return m !== undefined && m.def.type === BPF_MAP_TYPE_PROG_ARRAY && typeof (m as Partial<ProgArrayMap>).getProg === 'function';
 }
 
+function isLoadedProgram(p: unknown): p is LoadedProgram {
+  return typeof p === 'object' && p !== null && 'code' in p && 'spec' in p && 'stats' in p;
+}
+
 export const HELPER_TAIL_CALL = 12;
 export const HELPER_LOOP = 181;
 const BPF_MAX_LOOPS = 1 << 23;
@@ -1139,8 +1143,8 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
           const map = R[5] === 0 ? rt.mapByHandle(R[4] >>> 0) : undefined;
           const index = R[6] >>> 0;
           if (!isProgArray(map) || R[7] !== 0 || index >= map.def.maxEntries || tailCalls >= MAX_TAIL_CALL_CNT) continue;
-          const next = map.getProg(index);
-          if (next === undefined) continue;
+          const next: unknown = map.getProg(index);
+          if (!isLoadedProgram(next)) continue;
           tailCalls++;
           prog = next;
           OP = prog.code.op;

@@ -145,7 +145,7 @@ function splitOperands(s: string, baseCol: number): Tok[] {
 // ---- the assembler ------------------------------------------------------------------------
 
 export function assemble(text: string, fileName = '<asm>'): AsmResult {
-  const cx = new Ctx(fileName);
+  const cx: Ctx = new Ctx(fileName);
   const lines: Line[] = [];
   const labels = new Map<string, number>();
   const labelLine = new Map<string, number>();

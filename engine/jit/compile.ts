@@ -1,0 +1,290 @@
+// Build one WebAssembly module for a program: one wasm function per eBPF function (main program,
+// local-call targets, bpf_loop callbacks), an entry wrapper that takes and returns 32-bit halves
+// (so JavaScript never builds a BigInt per run), and imports of only the engine's memory and
+// one trampoline per helper the program calls.
+
+import {
+  BPF_ALU,
+  BPF_ALU64,
+  BPF_CALL,
+  BPF_JMP,
+  BPF_JMP32,
+  BPF_LD,
+  BPF_LDX,
+  BPF_PSEUDO_CALL,
+  BPF_ST,
+  BPF_STX,
+  OP_CALL,
+  OP_LDDW,
+  type Insn,
+} from '../isa.js';
+import { HELPER_ARGS, HELPER_RET } from '../memory.js';
+import { buildCfg, functionStarts, isJump, Term, type Block } from './cfg.js';
+import { EXTRA_LOCALS, JitCompileError, L, lowerAlu, lowerCond, lowerLdx, lowerStore } from './lower.js';
+import { emitDispatch, emitStructured } from './structure.js';
+import { Code, F64, I32, I64, ModuleBuilder, Op, type FuncType } from './wasm.js';
+
+export const HELPER_TAIL_CALL = 12;
+export const HELPER_LOOP = 181;
+const BPF_MAX_LOOPS = 8 * 1024 * 1024;
+const EINVAL = 22;
+const E2BIG = 7;
+
+/** Fault codes the module leaves in its `fault` global before trapping. */
+export enum JitFault {
+  None = 0,
+  Budget = 1,
+  CallDepth = 2,
+}
+
+export interface CompileOptions {
+  /** r10 of a callee frame = caller's r10 + frameStep (the interpreter's stack layout). */
+  frameStep: number;
+  /** Force the dispatch-loop scheme for every function (tests). */
+  forceDispatch?: boolean;
+}
+
+export interface CompiledModule {
+  bytes: Uint8Array;
+  /** Helper ids imported, in import order (names `h<id>`). */
+  helpers: number[];
+  usesTailCall: boolean;
+  frameStep: number;
+  functions: { start: number; end: number; blocks: number; reducible: boolean }[];
+}
+
+const FN_TYPE: FuncType = { params: [I64, I64, I64, I64, I64, I64], results: [I64] };
+
+/** Globals, in declaration order (see GLOBAL_TYPES). */
+export const G = { cnt: 0, budget: 1, minFp: 2, r0hi: 3, cntLo: 4, cntHi: 5, fault: 6, faultPc: 7 } as const;
+const GLOBAL_TYPES = [I64, I64, I64, I32, I32, I32, I32, I32] as const;
+
+export function compileModule(insns: readonly Insn[], opts: CompileOptions): CompiledModule {
+  const starts = functionStarts(insns);
+  const ends = starts.slice(1).concat(insns.length);
+  const fnIndexOfStart = new Map<number, number>();
+
+  // Which helpers are called (imports must come first).
+  const helpers: number[] = [];
+  let usesTailCall = false;
+  const callbacks: number[] = [];
+  for (let pc = 0; pc < insns.length; pc++) {
+    const i = insns[pc];
+    if (i.opcode === OP_LDDW) {
+      if (i.src === 4) callbacks.push(i.imm);
+      pc++;
+      continue;
+    }
+    if (i.opcode === OP_CALL && i.src === 0) {
+      if (i.imm === HELPER_TAIL_CALL) usesTailCall = true;
+      if (i.imm < 0) throw new JitCompileError(pc, `helper id ${i.imm}`);
+      if (i.imm !== HELPER_LOOP && !helpers.includes(i.imm)) helpers.push(i.imm);
+    } else if (i.opcode === OP_CALL && i.src !== BPF_PSEUDO_CALL) {
+      throw new JitCompileError(pc, `call with src ${i.src} (kfunc) is not supported by the JIT`);
+    }
+  }
+  const m = new ModuleBuilder();
+  m.importMemory('env', 'memory', 1);
+  const helperFn = new Map<number, number>();
+  for (const h of helpers) {
+    // The tail-call trampoline gets (r10, count) and returns the new count, or -1 if it failed.
+    const t: FuncType = h === HELPER_TAIL_CALL ? { params: [I32, F64], results: [F64] } : { params: [], results: [] };
+    helperFn.set(h, m.importFunction('env', `h${h}`, t));
+  }
+  for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
+  const budgetFault = m.declareFunction({ params: [I32, I64], results: [] });
+  const depthFault = m.declareFunction({ params: [I32], results: [] });
+  for (const s of starts) fnIndexOfStart.set(s, m.declareFunction(FN_TYPE));
+  const entry = m.declareFunction({ params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32] });
+
+  // budgetFault(pc, cnt): record and trap; the JS driver turns the trap into a VmFault.
+  const bf = new Code(32);
+  bf.get(1).gset(G.cnt).get(0).gset(G.faultPc).i32c(JitFault.Budget).gset(G.fault).op(Op.unreachable);
+  m.defineFunction(budgetFault, [], bf);
+  const df = new Code(32);
+  df.get(0).gset(G.faultPc).i32c(JitFault.CallDepth).gset(G.fault).op(Op.unreachable);
+  m.defineFunction(depthFault, [], df);
+
+  const functions: CompiledModule['functions'] = [];
+  const uniqueCallbacks = [...new Set(callbacks)];
+  starts.forEach((start, fi) => {
+    const end = ends[fi];
+    const cfg = buildCfg(insns, start, end, (pc) => {
+      const i = insns[pc];
+      return i.opcode === OP_CALL && i.src === 0 && i.imm === HELPER_TAIL_CALL;
+    });
+    const c = new Code(1024);
+    c.gget(G.cnt).set(L.cnt).gget(G.budget).set(L.budget);
+    const r0 = L.reg[0];
+    const flush = (): void => {
+      c.get(L.cnt).gset(G.cnt);
+    };
+    const reload = (): void => {
+      c.gget(G.cnt).set(L.cnt);
+    };
+    const callFn = (targetStart: number, pc: number): number => {
+      const f = fnIndexOfStart.get(targetStart);
+      if (f === undefined) throw new JitCompileError(pc, `call target ${targetStart} is not a function entry`);
+      return f;
+    };
+    const nextFp = (): void => {
+      c.get(L.reg[10]).i64c(opts.frameStep).op(Op.i64_add);
+    };
+    // The interpreter's frames stop at the 8th; a deeper call (tail-call chains can add depth
+    // the verifier did not see) is a call-depth fault, never a frame outside the stack area.
+    const checkDepth = (pc: number): void => {
+      nextFp();
+      c.gget(G.minFp).op(Op.i64_lt_s).op(Op.if).u8(0x40).i32c(pc).call(depthFault).op(Op.end);
+    };
+    const callHelper = (pc: number, id: number): void => {
+      for (let k = 1; k <= 5; k++) c.i32c(0).get(L.reg[k]).mem(Op.i64_store, 3, HELPER_ARGS + (k - 1) * 8);
+      const f = helperFn.get(id);
+      if (f === undefined) throw new JitCompileError(pc, `helper ${id} was not imported`);
+      c.i32c(pc).gset(G.faultPc);
+      if (id === HELPER_TAIL_CALL) {
+        // Success: the target ran in this frame (as in the interpreter and Linux) and its r0 is
+        // this function's result; failure: continue with the next instruction.
+        c.get(L.reg[10]).op(Op.i32_wrap_i64).get(L.cnt).op(Op.f64_convert_i64_u).call(f).tee(L.tf);
+        c.f64c0().op(Op.f64_ge).op(Op.if).u8(0x40);
+        c.get(L.tf).op(Op.i64_trunc_f64_u).tee(L.cnt).gset(G.cnt);
+        c.i32c(0).mem(Op.i64_load, 3, HELPER_RET).op(Op.return);
+        c.op(Op.end);
+        return;
+      }
+      flush(); // a failing helper reports the count so far
+      c.call(f);
+      c.i32c(0).mem(Op.i64_load, 3, HELPER_RET).set(r0);
+    };
+    const callLoop = (pc: number): void => {
+      if (uniqueCallbacks.length === 0) throw new JitCompileError(pc, 'bpf_loop without any callback in the program');
+      const [r1, r2, r3, r4] = [L.reg[1], L.reg[2], L.reg[3], L.reg[4]];
+      c.get(r4).op(Op.i64_eqz).op(Op.i32_eqz).op(Op.if).u8(0x40);
+      c.i64c(-EINVAL).set(r0);
+      c.op(Op.else);
+      c.get(r1).i64c2(-1, 0).op(Op.i64_and).tee(L.t1).i64c(BPF_MAX_LOOPS).op(Op.i64_gt_u).op(Op.if).u8(0x40);
+      c.i64c(-E2BIG).set(r0);
+      c.op(Op.else);
+      c.i64c(0).set(L.t2);
+      c.op(Op.block).u8(0x40).op(Op.loop).u8(0x40);
+      c.get(L.t2).get(L.t1).op(Op.i64_ge_u).brIf(1);
+      checkDepth(pc);
+      flush();
+      // callback(i, ctx, 0, 0, 0) in a fresh frame; several callbacks → select on r2's value.
+      const invoke = (k: number): void => {
+        const cb = uniqueCallbacks[k];
+        if (k === uniqueCallbacks.length - 1) {
+          c.get(L.t2).get(r3).i64c(0).i64c(0).i64c(0);
+          nextFp();
+          c.call(callFn(cb, pc));
+          return;
+        }
+        c.get(r2).i64c(cb).op(Op.i64_eq).op(Op.if).u8(I64);
+        c.get(L.t2).get(r3).i64c(0).i64c(0).i64c(0);
+        nextFp();
+        c.call(callFn(cb, pc));
+        c.op(Op.else);
+        invoke(k + 1);
+        c.op(Op.end);
+      };
+      invoke(0);
+      reload();
+      c.get(L.t2).i64c(1).op(Op.i64_add).set(L.t2);
+      c.op(Op.i64_eqz).brIf(0);
+      c.op(Op.end).op(Op.end);
+      c.get(L.t2).set(r0);
+      c.op(Op.end).op(Op.end);
+    };
+    const lowerOne = (pc: number): void => {
+      const i = insns[pc];
+      const cls = i.opcode & 7;
+      switch (cls) {
+        case BPF_ALU:
+        case BPF_ALU64:
+          lowerAlu(c, i, pc);
+          return;
+        case BPF_LDX:
+          lowerLdx(c, i, pc);
+          return;
+        case BPF_ST:
+        case BPF_STX:
+          lowerStore(c, i, pc);
+          return;
+        case BPF_LD:
+          if (i.opcode !== OP_LDDW || pc + 1 >= insns.length) throw new JitCompileError(pc, `unsupported load opcode 0x${i.opcode.toString(16)}`);
+          c.i64c2(i.imm, insns[pc + 1].imm).set(L.reg[i.dst]);
+          return;
+        case BPF_JMP:
+        case BPF_JMP32:
+          if (i.opcode === OP_CALL) {
+            if (i.src === BPF_PSEUDO_CALL) {
+              checkDepth(pc);
+              flush();
+              for (let k = 1; k <= 5; k++) c.get(L.reg[k]);
+              nextFp();
+              c.call(callFn(pc + i.imm + 1, pc)).set(r0);
+              reload();
+            } else if (i.imm === HELPER_LOOP) callLoop(pc);
+            else callHelper(pc, i.imm);
+            return;
+          }
+          throw new JitCompileError(pc, `unexpected control instruction 0x${i.opcode.toString(16)} inside a block`);
+        default:
+          throw new JitCompileError(pc, `unsupported opcode 0x${i.opcode.toString(16)}`);
+      }
+    };
+    const em = {
+      body(b: Block): void {
+        // Count and budget once per block (the verifier bounds loops; the budget bounds runs).
+        c.get(L.cnt).i64c(b.count).op(Op.i64_add).tee(L.cnt).get(L.budget).op(Op.i64_gt_u);
+        c.op(Op.if).u8(0x40).i32c(b.start).get(L.cnt).i64c(b.count).op(Op.i64_sub).call(budgetFault).op(Op.end);
+        const stop = b.term === Term.Fall ? b.last + 1 : b.last;
+        for (let pc = b.start; pc < stop; pc++) {
+          lowerOne(pc);
+          if (insns[pc].opcode === OP_LDDW) pc++;
+        }
+        if (b.term !== Term.Fall && !isJump(insns[b.last].opcode) && b.term !== Term.Exit) {
+          throw new JitCompileError(b.last, 'block ends in a non-jump');
+        }
+      },
+      cond(b: Block): void {
+        lowerCond(c, insns[b.last], b.last);
+      },
+      exit(): void {
+        flush();
+        c.get(r0).op(Op.return);
+      },
+    };
+    if (cfg.reducible && !opts.forceDispatch) emitStructured(cfg, c, em);
+    else emitDispatch(cfg, c, em, L.label);
+    m.defineFunction(fnIndexOfStart.get(start) as number, EXTRA_LOCALS, c);
+    functions.push({ start, end, blocks: cfg.order.length, reducible: cfg.reducible });
+  });
+
+  // entry(r1lo, r1hi, r2lo, r2hi, fp, minFp, budgetLo, budgetHi) -> r0lo; r0hi and the count
+  // in globals, so the JavaScript side never builds a BigInt per run.
+  const e = new Code(128);
+  const wide = (lo: number, hi: number): void => {
+    e.get(lo).op(Op.i64_extend_i32_u).get(hi).op(Op.i64_extend_i32_u).i64c(32).op(Op.i64_shl).op(Op.i64_or);
+  };
+  e.i64c(0).gset(G.cnt).i32c(0).gset(G.fault);
+  e.get(5).op(Op.i64_extend_i32_u).gset(G.minFp);
+  wide(6, 7);
+  e.gset(G.budget);
+  wide(0, 1);
+  wide(2, 3);
+  e.i64c(0).i64c(0).i64c(0).get(4).op(Op.i64_extend_i32_u).call(fnIndexOfStart.get(0) as number);
+  e.set(8);
+  e.get(8).i64c(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).gset(G.r0hi);
+  e.gget(G.cnt).op(Op.i32_wrap_i64).gset(G.cntLo);
+  e.gget(G.cnt).i64c(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).gset(G.cntHi);
+  e.get(8).op(Op.i32_wrap_i64);
+  m.defineFunction(entry, [I64], e);
+  m.exportFunction('run', entry);
+  m.exportGlobal('r0hi', G.r0hi);
+  m.exportGlobal('cntLo', G.cntLo);
+  m.exportGlobal('cntHi', G.cntHi);
+  m.exportGlobal('fault', G.fault);
+  m.exportGlobal('faultPc', G.faultPc);
+  m.exportGlobal('cnt', G.cnt);
+  return { bytes: m.build(), helpers, usesTailCall, frameStep: opts.frameStep, functions };
+}

@@ -1,0 +1,208 @@
+// Running a compiled program: one wasm instance per (program, engine memory), helper
+// trampolines that follow the ABI in engine/runtime.ts, tail calls run in the caller's frame,
+// and wasm traps turned into the interpreter's VmFaults (never an exception to the caller).
+
+import { HELPER_ARGS, HELPER_RET, type VmMemory } from '../memory.js';
+import { MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from '../isa.js';
+import type { Runtime } from '../runtime.js';
+import type { LoadedProgram } from '../program.js';
+import { VmFault, isProgArray, runProgram, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
+import { HELPER_TAIL_CALL, JitFault, type CompiledModule } from './compile.js';
+
+export interface JitProgram {
+  readonly kind: 'jit';
+  readonly prog: LoadedProgram;
+  readonly module: WebAssembly.Module;
+  readonly info: CompiledModule;
+  /** Wall time of verification (if compileProgram ran it), code generation and wasm compilation. */
+  readonly compileMs: number;
+  readonly wasmBytes: number;
+  /** How to compile tail-call targets found at run time (same program type and context). */
+  readonly compileTarget: (p: LoadedProgram) => JitProgram | { error: string };
+  readonly instances: WeakMap<WebAssembly.Memory, JitInstance>;
+}
+
+/** Shared by every program of one tail-call chain. */
+interface Chain {
+  rt: Runtime;
+  budget: number;
+  tailCalls: number;
+}
+
+interface JitInstance {
+  run: (r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, minFp: number, bLo: number, bHi: number) => number;
+  r0hi: WebAssembly.Global;
+  cntLo: WebAssembly.Global;
+  cntHi: WebAssembly.Global;
+  cnt: WebAssembly.Global;
+  fault: WebAssembly.Global;
+  faultPc: WebAssembly.Global;
+  chain: Chain | undefined;
+  tops: number[];
+}
+
+/** A fault raised inside a trampoline; unwinds the wasm frames to runJit. */
+class FaultSignal extends Error {
+  constructor(
+    readonly fault: VmFault,
+    readonly instructions: number,
+  ) {
+    super(fault.message);
+  }
+}
+
+function instanceFor(jp: JitProgram, mem: VmMemory): JitInstance {
+  const have = jp.instances.get(mem.memory);
+  if (have !== undefined) return have;
+  const env: Record<string, WebAssembly.ImportValue> = { memory: mem.memory };
+  let self: JitInstance | undefined;
+  const chainOf = (): Chain => {
+    const c = self?.chain;
+    if (c === undefined) throw new Error('JIT helper called outside a run');
+    return c;
+  };
+  for (const id of jp.info.helpers) {
+    if (id === HELPER_TAIL_CALL) {
+      env[`h${id}`] = (fp: number, cnt: number): number => tailCall(jp, chainOf(), self as JitInstance, fp, cnt);
+      continue;
+    }
+    env[`h${id}`] = (): void => {
+      const rt = chainOf().rt;
+      const h = rt.helpers[id];
+      if (h === undefined) throw new HelperError(`unknown helper ${id}`);
+      try {
+        h(rt);
+      } catch (e) {
+        throw new HelperError(`helper ${id} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    };
+  }
+  const inst = new WebAssembly.Instance(jp.module, { env });
+  const x = inst.exports;
+  self = {
+    run: x.run as JitInstance['run'],
+    r0hi: x.r0hi as WebAssembly.Global,
+    cntLo: x.cntLo as WebAssembly.Global,
+    cntHi: x.cntHi as WebAssembly.Global,
+    cnt: x.cnt as WebAssembly.Global,
+    fault: x.fault as WebAssembly.Global,
+    faultPc: x.faultPc as WebAssembly.Global,
+    chain: undefined,
+    tops: stackTops(mem),
+  };
+  const step = self.tops[1] - self.tops[0];
+  if (step !== jp.info.frameStep) {
+    throw new Error(`interpreter stack layout changed (frame step ${step}, JIT compiled for ${jp.info.frameStep})`);
+  }
+  jp.instances.set(mem.memory, self);
+  return self;
+}
+
+class HelperError extends Error {}
+
+function describe(jp: JitProgram, pc: number, what: string): string {
+  return `${jp.prog.spec.name}: insn ${pc}: ${what}`;
+}
+
+/** bpf_tail_call: run the target in the caller's frame; returns the new count or -1 (no call). */
+function tailCall(jp: JitProgram, chain: Chain, inst: JitInstance, fp: number, cnt: number): number {
+  const rt = chain.rt;
+  const u32 = rt.mem.u32;
+  const a = HELPER_ARGS >>> 2;
+  const map = u32[a + 3] === 0 ? rt.mapByHandle(u32[a + 2]) : undefined;
+  const index = u32[a + 4];
+  if (!isProgArray(map) || u32[a + 5] !== 0 || index >= map.def.maxEntries || chain.tailCalls >= MAX_TAIL_CALL_CNT) return -1;
+  const next = map.getProg(index);
+  if (next === undefined) return -1;
+  chain.tailCalls++;
+  const pc = inst.faultPc.value as number;
+  const target = jitOf.get(next) ?? jp.compileTarget(next);
+  let res: RunResult;
+  if ('error' in target) {
+    if (fp !== inst.tops[0]) {
+      throw new FaultSignal(new VmFault('internal', pc, describe(jp, pc, `tail call target ${next.spec.name} cannot run in a JIT frame: ${target.error}`)), cnt);
+    }
+    // At depth 0 the interpreter's own frame 0 is this frame: run the target there.
+    res = runProgram(next, rt, u32[a], u32[a + 1], u32[a + 2], u32[a + 3], { budget: chain.budget - cnt });
+  } else {
+    res = runInner(target, chain, u32[a], u32[a + 1], u32[a + 2], u32[a + 3], fp, chain.budget - cnt);
+  }
+  if (res.fault !== undefined) throw new FaultSignal(res.fault, res.fault.kind === 'budget' ? chain.budget : cnt + res.instructions);
+  rt.mem.u32[HELPER_RET >>> 2] = res.r0lo;
+  rt.mem.u32[(HELPER_RET >>> 2) + 1] = res.r0hi;
+  return cnt + res.instructions;
+}
+
+function runInner(jp: JitProgram, chain: Chain, r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, budget: number): RunResult {
+  const inst = instanceFor(jp, chain.rt.mem);
+  const prev = inst.chain;
+  inst.chain = chain;
+  try {
+    const lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, inst.tops[inst.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
+    return {
+      r0lo: lo >>> 0,
+      r0hi: (inst.r0hi.value as number) >>> 0,
+      instructions: ((inst.cntLo.value as number) >>> 0) + ((inst.cntHi.value as number) >>> 0) * 4294967296,
+    };
+  } catch (e) {
+    return faultResult(jp, inst, e, budget);
+  } finally {
+    inst.chain = prev;
+  }
+}
+
+function faultResult(jp: JitProgram, inst: JitInstance, e: unknown, budget: number): RunResult {
+  if (e instanceof FaultSignal) return { r0lo: 0, r0hi: 0, instructions: e.instructions, fault: e.fault };
+  const pc = inst.faultPc.value as number;
+  const count = Number(inst.cnt.value as bigint);
+  if (e instanceof HelperError) {
+    return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('helper', pc, describe(jp, pc, e.message)) };
+  }
+  if (e instanceof WebAssembly.RuntimeError) {
+    const code = inst.fault.value as number;
+    if (code === JitFault.Budget) {
+      return {
+        r0lo: 0,
+        r0hi: 0,
+        instructions: budget,
+        fault: new VmFault('budget', pc, describe(jp, pc, `instruction budget of ${budget} exhausted`)),
+      };
+    }
+    if (code === JitFault.CallDepth) {
+      return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('call-depth', pc, describe(jp, pc, 'call depth exceeds 8 frames')) };
+    }
+    // Only reachable if a verified program still misbehaves: a clean fault, memory untouched outside.
+    return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('memory', -1, `${jp.prog.spec.name}: wasm trap: ${e.message}`) };
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: internal error: ${msg}`) };
+}
+
+/** Run a compiled program: same arguments, result and statistics as the interpreter's runProgram. */
+export function runJit(
+  jp: JitProgram,
+  rt: Runtime,
+  r1lo: number,
+  r1hi: number,
+  r2lo: number,
+  r2hi: number,
+  opts?: RunOptions,
+): RunResult {
+  const t0 = performance.now();
+  const budget = opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS;
+  let res: RunResult;
+  try {
+    const inst = instanceFor(jp, rt.mem);
+    res = runInner(jp, { rt, budget, tailCalls: 0 }, r1lo, r1hi, r2lo, r2hi, inst.tops[0], budget);
+  } catch (e) {
+    res = { r0lo: 0, r0hi: 0, instructions: 0, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: ${e instanceof Error ? e.message : String(e)}`) };
+  }
+  const s = jp.prog.stats;
+  s.runs++;
+  s.instructions += res.instructions;
+  s.timeNs += Math.round((performance.now() - t0) * 1e6);
+  return res;
+}
+
+/** Compiled programs by their loaded program (tail-call targets reuse them). */
+export const jitOf = new WeakMap<LoadedProgram, JitProgram>();

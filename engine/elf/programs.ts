@@ -16,6 +16,7 @@ import {
   R_BPF_64_64,
   SHF_EXECINSTR,
   SHN_UNDEF,
+  SHT_PROGBITS,
   STB_LOCAL,
   STT_FUNC,
   STT_SECTION,
@@ -76,6 +77,7 @@ export function collectFunctions(elf: ElfFile): Map<number, ElfFunc[]> {
   const out = new Map<number, ElfFunc[]>();
   for (const sec of elf.sections) {
     if ((sec.flags & SHF_EXECINSTR) === 0 || sec.size === 0) continue;
+    if (sec.type !== SHT_PROGBITS || sec.data.length !== sec.size) throw new ElfError(`code section '${sec.name}' is not PROGBITS (type ${sec.type})`);
     if (sec.size % INSN !== 0) throw new ElfError(`section '${sec.name}': size ${sec.size} is not a multiple of ${INSN}`);
     const funcs: ElfFunc[] = [];
     for (const sym of elf.symbols) {

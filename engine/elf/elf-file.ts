@@ -110,7 +110,7 @@ export function parseElf(u8: Uint8Array): ElfFile {
   }
   if (shstrndx >= shnum) throw new ElfError(`e_shstrndx ${shstrndx} out of range (${shnum} sections)`);
 
-  const raw: Omit<Section, 'name'>[] = [];
+  const raw: (Omit<Section, 'name'> & { nameOff: number })[] = [];
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * SHDR_SIZE;
     const what = `section header ${i}`;
@@ -126,7 +126,7 @@ export function parseElf(u8: Uint8Array): ElfFile {
       align: b.u64parts(o + 48, what)[0],
       entsize: b.u64parts(o + 56, what)[0],
     };
-    let data = new Uint8Array(0);
+    let data: Uint8Array = new Uint8Array(0);
     if (s.type !== SHT_NOBITS && s.type !== SHT_NULL) {
       if (s.offset + s.size > u8.length) {
         throw new ElfError(`section ${i}: data [0x${hex(s.offset)}, +0x${hex(s.size)}) past end of file (0x${hex(u8.length)} bytes)`);
@@ -139,7 +139,7 @@ export function parseElf(u8: Uint8Array): ElfFile {
   if (shstr.type !== SHT_STRTAB) throw new ElfError(`section name table (section ${shstrndx}) is not a string table`);
   const sections: Section[] = raw.map((s, i) => ({
     index: s.index,
-    name: i === 0 ? '' : b.cstr(shstr.offset + (s as { nameOff: number }).nameOff, shstr.offset + shstr.size, `section ${i} name`, 1024),
+    name: i === 0 ? '' : b.cstr(shstr.offset + s.nameOff, shstr.offset + shstr.size, `section ${i} name`, 1024),
     type: s.type,
     flags: s.flags,
     offset: s.offset,

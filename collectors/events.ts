@@ -53,6 +53,8 @@ export interface ExecEvent extends EventBase {
    * record), not an execve: consumers update their process table and fire no hook, match no rule.
    */
   synthetic?: boolean;
+  /** Which syscall made it: `execve` (default) or `execveat` (fires sys_enter_execveat). */
+  syscall?: 'execve' | 'execveat';
 }
 
 export interface DnsEvent extends EventBase {

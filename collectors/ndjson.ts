@@ -148,6 +148,7 @@ function eventBody(o: Obj, type: unknown, ts: bigint, pid: number): KestrelEvent
         ret: int(o, 'ret'),
         container: container(o['container']),
         synthetic: bool(o, 'synthetic') === true ? true : undefined,
+        syscall: o['syscall'] === 'execveat' || o['syscall'] === 'execve' ? o['syscall'] : undefined,
       });
     }
     case 'dns':
@@ -262,7 +263,7 @@ export async function* readEvents(
 
 const KEY_ORDER: Record<KestrelEvent['type'], readonly string[]> = {
   exec: ['ppid', 'uid', 'gid', 'exe', 'argv', 'cwd', 'comm', 'env', 'loginuid', 'tty', 'pgid', 'sid', 'vpid',
-    'exe_upper_layer', 'exe_from_memfd', 'ret', 'container', 'synthetic'],
+    'exe_upper_layer', 'exe_from_memfd', 'ret', 'container', 'synthetic', 'syscall'],
   dns: ['name', 'addrs'],
   connect: ['fd', 'family', 'daddr', 'dport', 'path', 'saddr', 'sport', 'proto', 'ret'],
   fork: ['child'],

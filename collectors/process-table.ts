@@ -259,6 +259,11 @@ export class ProcessTable {
     return this.users.entries();
   }
 
+  /** All gid → name pairs. */
+  groupEntries(): IterableIterator<[number, string]> {
+    return this.groups.entries();
+  }
+
   resolve(name: string): readonly string[] {
     const n = normName(name);
     const seen = this.dnsByName.get(n);

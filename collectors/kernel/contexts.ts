@@ -1,0 +1,171 @@
+// Hook context records, written byte for byte as Linux lays them out (see layouts.ts). Each
+// writer fills `size` bytes at `base` in the given views (the engine's shared memory in the
+// kernel, a plain buffer in tests) and returns the record size.
+
+import {
+  DEFAULT_PRIO, KSYM_X64_SYS_CONNECT, KSYM_X64_SYS_EXECVE, PT_REGS, SCHED_PROCESS_EXEC, SCHED_PROCESS_EXIT,
+  SCHED_PROCESS_FORK, SC_NR, SYSCALL_ARG_REGS, SYS_ENTER_CONNECT, SYS_ENTER_EXECVE, SYS_ENTER_EXECVEAT, SYS_EXIT,
+  TASK_COMM_LEN, TP_COMMON_FLAGS, TP_COMMON_PID, TP_COMMON_PREEMPT_COUNT, TP_COMMON_TYPE, TRACEPOINT_IDS,
+  USER_CS, USER_IP, USER_RFLAGS, USER_SS,
+} from './layouts.js';
+import { USER_STACK_TOP } from './user-memory.js';
+
+export interface Views {
+  u8: Uint8Array;
+  dv: DataView;
+}
+
+const enc = new TextEncoder();
+
+function header(v: Views, base: number, tp: string, pid: number): void {
+  v.dv.setUint16(base + TP_COMMON_TYPE, TRACEPOINT_IDS[tp] ?? 0, true);
+  v.u8[base + TP_COMMON_FLAGS] = 0;
+  v.u8[base + TP_COMMON_PREEMPT_COUNT] = 0;
+  v.dv.setInt32(base + TP_COMMON_PID, pid, true);
+}
+
+/** A user pointer (JS number < 2^53) or a sign-extended long into an 8-byte slot. */
+function slot(v: Views, at: number, value: number): void {
+  v.dv.setBigInt64(at, BigInt(value), true);
+}
+
+export function writeSysEnterExecve(v: Views, base: number, pid: number, filename: number, argv: number, envp: number): number {
+  header(v, base, 'syscalls/sys_enter_execve', pid);
+  v.dv.setInt32(base + SC_NR, 59, true);
+  v.dv.setInt32(base + SC_NR + 4, 0, true); // padding up to the first 8-byte slot
+  slot(v, base + SYS_ENTER_EXECVE.filename, filename);
+  slot(v, base + SYS_ENTER_EXECVE.argv, argv);
+  slot(v, base + SYS_ENTER_EXECVE.envp, envp);
+  return SYS_ENTER_EXECVE.size;
+}
+
+export function writeSysEnterExecveat(
+  v: Views, base: number, pid: number, fd: number, filename: number, argv: number, envp: number, flags: number,
+): number {
+  header(v, base, 'syscalls/sys_enter_execveat', pid);
+  v.dv.setInt32(base + SC_NR, 322, true);
+  v.dv.setInt32(base + SC_NR + 4, 0, true);
+  slot(v, base + SYS_ENTER_EXECVEAT.fd, fd);
+  slot(v, base + SYS_ENTER_EXECVEAT.filename, filename);
+  slot(v, base + SYS_ENTER_EXECVEAT.argv, argv);
+  slot(v, base + SYS_ENTER_EXECVEAT.envp, envp);
+  slot(v, base + SYS_ENTER_EXECVEAT.flags, flags);
+  return SYS_ENTER_EXECVEAT.size;
+}
+
+export function writeSysEnterConnect(v: Views, base: number, pid: number, fd: number, uservaddr: number, addrlen: number): number {
+  header(v, base, 'syscalls/sys_enter_connect', pid);
+  v.dv.setInt32(base + SC_NR, 42, true);
+  v.dv.setInt32(base + SC_NR + 4, 0, true);
+  slot(v, base + SYS_ENTER_CONNECT.fd, fd);
+  slot(v, base + SYS_ENTER_CONNECT.uservaddr, uservaddr);
+  slot(v, base + SYS_ENTER_CONNECT.addrlen, addrlen);
+  return SYS_ENTER_CONNECT.size;
+}
+
+/** sys_exit_execve / sys_exit_execveat / sys_exit_connect. */
+export function writeSysExit(v: Views, base: number, tp: string, nr: number, pid: number, ret: number): number {
+  header(v, base, tp, pid);
+  v.dv.setInt32(base + SC_NR, nr, true);
+  v.dv.setInt32(base + SC_NR + 4, 0, true);
+  slot(v, base + SYS_EXIT.ret, ret);
+  return SYS_EXIT.size;
+}
+
+/** Put a NUL-terminated string at `at`; returns its __data_loc word (len << 16 | offset). */
+function dataLoc(v: Views, base: number, at: number, bytes: Uint8Array): number {
+  v.u8.set(bytes, base + at);
+  v.u8[base + at + bytes.length] = 0;
+  return (((bytes.length + 1) & 0xffff) << 16) | (at & 0xffff);
+}
+
+/** Size of a sched_process_exec record for this filename. */
+export function sizeSchedProcessExec(filename: string): number {
+  return SCHED_PROCESS_EXEC.fixed + pathBytes(filename).length + 1;
+}
+
+/** A path as the kernel holds it: at most PATH_MAX (4096) bytes with the NUL. */
+function pathBytes(s: string): Uint8Array {
+  const b = enc.encode(s);
+  return b.length > 4095 ? b.subarray(0, 4095) : b;
+}
+
+export function writeSchedProcessExec(v: Views, base: number, pid: number, oldPid: number, filename: string): number {
+  header(v, base, 'sched/sched_process_exec', pid);
+  const f = pathBytes(filename);
+  v.dv.setUint32(base + SCHED_PROCESS_EXEC.filename, dataLoc(v, base, SCHED_PROCESS_EXEC.fixed, f), true);
+  v.dv.setInt32(base + SCHED_PROCESS_EXEC.pid, pid, true);
+  v.dv.setInt32(base + SCHED_PROCESS_EXEC.oldPid, oldPid, true);
+  return SCHED_PROCESS_EXEC.fixed + f.length + 1;
+}
+
+/** comm as the kernel holds it: at most 15 bytes. */
+function commBytes(comm: string): Uint8Array {
+  const b = enc.encode(comm);
+  return b.length > TASK_COMM_LEN - 1 ? b.subarray(0, TASK_COMM_LEN - 1) : b;
+}
+
+export function sizeSchedProcessFork(parentComm: string, childComm: string): number {
+  return SCHED_PROCESS_FORK.fixed + commBytes(parentComm).length + 1 + commBytes(childComm).length + 1;
+}
+
+/** Runs in the parent's context (common_pid = parent), as Linux fires it from copy_process. */
+export function writeSchedProcessFork(
+  v: Views, base: number, parentPid: number, parentComm: string, childPid: number, childComm: string,
+): number {
+  header(v, base, 'sched/sched_process_fork', parentPid);
+  const pc = commBytes(parentComm);
+  const cc = commBytes(childComm);
+  const at1 = SCHED_PROCESS_FORK.fixed;
+  const at2 = at1 + pc.length + 1;
+  v.dv.setUint32(base + SCHED_PROCESS_FORK.parentComm, dataLoc(v, base, at1, pc), true);
+  v.dv.setInt32(base + SCHED_PROCESS_FORK.parentPid, parentPid, true);
+  v.dv.setUint32(base + SCHED_PROCESS_FORK.childComm, dataLoc(v, base, at2, cc), true);
+  v.dv.setInt32(base + SCHED_PROCESS_FORK.childPid, childPid, true);
+  return at2 + cc.length + 1;
+}
+
+export function writeSchedProcessExit(v: Views, base: number, pid: number, comm: string, groupDead = true): number {
+  header(v, base, 'sched/sched_process_exit', pid);
+  v.u8.fill(0, base + SCHED_PROCESS_EXIT.comm, base + SCHED_PROCESS_EXIT.comm + TASK_COMM_LEN);
+  v.u8.set(commBytes(comm), base + SCHED_PROCESS_EXIT.comm);
+  v.dv.setInt32(base + SCHED_PROCESS_EXIT.pid, pid, true);
+  v.dv.setInt32(base + SCHED_PROCESS_EXIT.prio, DEFAULT_PRIO, true);
+  v.u8[base + SCHED_PROCESS_EXIT.groupDead] = groupDead ? 1 : 0;
+  return SCHED_PROCESS_EXIT.size;
+}
+
+/**
+ * The kprobe context for `__x64_sys_<name>(const struct pt_regs *regs)` (ARCH_HAS_SYSCALL_WRAPPER):
+ * the probe's own pt_regs (`outer`, the context) has `di` = address of the user pt_regs (`inner`)
+ * the syscall entry saved, where the arguments are (rdi rsi rdx r10 r8 r9), as
+ * PT_REGS_PARM1_CORE_SYSCALL reads them. Both are written; `inner` sits in kernel memory that
+ * programs reach with bpf_probe_read_kernel.
+ */
+export function writeKprobeSyscall(
+  v: Views, outer: number, inner: number, which: 'execve' | 'connect', nr: number, args: readonly number[],
+): number {
+  v.u8.fill(0, outer, outer + PT_REGS.size);
+  v.u8.fill(0, inner, inner + PT_REGS.size);
+  const set = (base: number, off: number, val: bigint): void => v.dv.setBigUint64(base + off, BigInt.asUintN(64, val), true);
+  // User registers at syscall entry.
+  for (let i = 0; i < args.length && i < SYSCALL_ARG_REGS.length; i++) set(inner, SYSCALL_ARG_REGS[i], BigInt(args[i]));
+  set(inner, PT_REGS.orig_ax, BigInt(nr));
+  set(inner, PT_REGS.ax, -38n); // -ENOSYS: what entry_SYSCALL_64 leaves in ax before dispatch
+  set(inner, PT_REGS.cx, USER_IP); // syscall stores the return rip in rcx ...
+  set(inner, PT_REGS.r11, BigInt(USER_RFLAGS)); // ... and rflags in r11
+  set(inner, PT_REGS.ip, USER_IP);
+  set(inner, PT_REGS.cs, BigInt(USER_CS));
+  set(inner, PT_REGS.flags, BigInt(USER_RFLAGS));
+  set(inner, PT_REGS.sp, BigInt(USER_STACK_TOP - 0x1000));
+  set(inner, PT_REGS.ss, BigInt(USER_SS));
+  // The kprobe's registers at the wrapper's first instruction: rdi = regs pointer.
+  set(outer, PT_REGS.di, BigInt(inner));
+  set(outer, PT_REGS.ip, which === 'execve' ? KSYM_X64_SYS_EXECVE : KSYM_X64_SYS_CONNECT);
+  set(outer, PT_REGS.cs, 0x10n);
+  set(outer, PT_REGS.flags, 0x46n);
+  set(outer, PT_REGS.sp, BigInt(inner + PT_REGS.size + 8));
+  set(outer, PT_REGS.ss, 0x18n);
+  set(outer, PT_REGS.orig_ax, BigInt.asUintN(64, -1n));
+  return PT_REGS.size;
+}

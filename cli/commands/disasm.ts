@@ -1,0 +1,79 @@
+// `kestrel disasm FILE [--numbered]`: disassemble raw bytecode or a file of hex slots.
+
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { disassemble, disassembleNumbered } from '../../engine/asm/disassembler.js';
+import { looksLikeSlotText, parseSlotText, SlotTextError } from '../../engine/asm/slots.js';
+import { INSN_SIZE } from '../../engine/isa.js';
+
+const HELP = `usage: kestrel disasm FILE [--numbered]
+
+Disassemble eBPF bytecode to the bpf_conformance assembly dialect (re-assemblable with
+\`kestrel asm\`). FILE holds raw little-endian 8-byte slots, or text with one slot per line:
+either 0x<u64> (as in bpf_conformance -- raw sections) or 16 hex digits in memory byte order
+(as \`kestrel asm --hex\` and \`rules compile --json\` print). - reads standard input.
+
+  -n, --numbered   prefix each instruction with its slot index (not re-assemblable)
+  -c, --config FILE, --db FILE, -r PATH   accepted for uniformity; unused
+  -h, --help       this text
+
+Exit codes: 0 ok, 2 unreadable or malformed input.
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        numbered: { type: 'boolean', short: 'n' },
+        config: { type: 'string', short: 'c' },
+        db: { type: 'string' },
+        rules: { type: 'string', short: 'r', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`kestrel disasm: ${e instanceof Error ? e.message : String(e)}\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    process.stderr.write(`kestrel disasm: expected one input file\n${HELP}`);
+    return 2;
+  }
+  const file = positionals[0];
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file === '-' ? 0 : file);
+  } catch (e) {
+    process.stderr.write(`kestrel disasm: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  let insns: Uint8Array;
+  const asText = bytes.toString('utf8');
+  if (looksLikeSlotText(asText)) {
+    try {
+      insns = parseSlotText(asText);
+    } catch (e) {
+      if (e instanceof SlotTextError) {
+        process.stderr.write(`${file}:${e.message}\n`);
+        return 2;
+      }
+      throw e;
+    }
+  } else {
+    if (bytes.length % INSN_SIZE !== 0) {
+      process.stderr.write(`kestrel disasm: ${file}: ${bytes.length} bytes is not a whole number of 8-byte instructions\n`);
+      return 2;
+    }
+    insns = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  }
+  process.stdout.write(values.numbered === true ? disassembleNumbered(insns) : disassemble(insns));
+  return 0;
+}

@@ -15,6 +15,7 @@ import {
   BPF_ST,
   BPF_STX,
   OP_CALL,
+  OP_CALLX,
   OP_LDDW,
   type Insn,
 } from '../isa.js';
@@ -79,6 +80,8 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       if (i.imm === HELPER_TAIL_CALL) usesTailCall = true;
       if (i.imm < 0) throw new JitCompileError(pc, `helper id ${i.imm}`);
       if (i.imm !== HELPER_LOOP && !helpers.includes(i.imm)) helpers.push(i.imm);
+    } else if (i.opcode === OP_CALLX) {
+      throw new JitCompileError(pc, 'callx (0x8d) is not in RFC 9669 and Linux rejects it');
     } else if (i.opcode === OP_CALL && i.src !== BPF_PSEUDO_CALL) {
       throw new JitCompileError(pc, `call with src ${i.src} (kfunc) is not supported by the JIT`);
     }

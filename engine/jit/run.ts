@@ -14,8 +14,10 @@ export interface JitProgram {
   readonly prog: LoadedProgram;
   readonly module: WebAssembly.Module;
   readonly info: CompiledModule;
-  /** Wall time of verification (if compileProgram ran it), code generation and wasm compilation. */
+  /** Wall time of code generation and wasm compilation (verification excluded). */
   readonly compileMs: number;
+  /** Wall time of the verification compileProgram ran (0 when given a VerifyResult). */
+  readonly verifyMs: number;
   readonly wasmBytes: number;
   /** How to compile tail-call targets found at run time (same program type and context). */
   readonly compileTarget: (p: LoadedProgram) => JitProgram | { error: string };

@@ -52,8 +52,12 @@ interface VmLike {
   runtime(env: ExecEnv, opts?: { progType?: string }): Runtime;
 }
 
+/** Why the last tryImport of an existing module failed (for messages). */
+let lastImportError = '';
+
 /** Import a sibling engine module if it exists in this build; undefined otherwise. */
 async function tryImport(rel: string): Promise<Record<string, unknown> | undefined> {
+  lastImportError = 'module not present';
   const url = new URL(rel, import.meta.url);
   const path = fileURLToPath(url);
   const ts = path.replace(/\.js$/, '.ts');
@@ -63,7 +67,8 @@ async function tryImport(rel: string): Promise<Record<string, unknown> | undefin
   else return undefined;
   try {
     return (await import(target)) as Record<string, unknown>;
-  } catch {
+  } catch (e) {
+    lastImportError = e instanceof Error ? e.message : String(e);
     return undefined;
   }
 }
@@ -89,7 +94,7 @@ export async function run(args: string[]): Promise<number> {
   if (sub === 'load' || sub === 'show' || (sub === 'run' && isElf)) {
     const elf = await tryImport('./prog-elf.js');
     const elfRun = elf?.run;
-    if (typeof elfRun !== 'function') return fail(`'prog ${sub}' for ELF objects is not available in this build`);
+    if (typeof elfRun !== 'function') return fail(`'prog ${sub}' for ELF objects is not available in this build (${lastImportError})`);
     return (elfRun as (a: string[]) => Promise<number>)(args);
   }
   if (sub !== 'run') return fail(`unknown subcommand '${sub}' (run, load, show)\n${HELP}`);
@@ -201,7 +206,7 @@ async function runAsm(args: string[]): Promise<number> {
   };
   if (mode === 'jit') {
     const jit = await tryImport('../../engine/jit/index.js');
-    if (typeof jit?.selectExecutor !== 'function') return fail('--exec jit: the JIT is not available in this build');
+    if (typeof jit?.selectExecutor !== 'function') return fail(`--exec jit: the JIT is not available in this build (${lastImportError})`);
     exec = (jit.selectExecutor as SelectExecutor)(prog, 'jit', {
       verify: { progType, ctxSize: input.length, maps: asm.maps },
       log: (m) => process.stderr.write(`${m}\n`),

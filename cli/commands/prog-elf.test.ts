@@ -1,0 +1,193 @@
+// The C examples end to end: compiled by clang, loaded, verified, attached to the simulated
+// kernel's hooks and run on events; the ring-buffer records, trace_pipe lines and map contents
+// they produce are asserted. Also the `kestrel prog load|show` command itself.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { compileExample } from '../../engine/elf/compile.js';
+import { loadElf, type ElfObject } from '../../engine/elf/index.js';
+import type { KestrelEvent } from '../../collectors/events.js';
+import { formatEvent } from '../../collectors/ndjson.js';
+import { ElfSession, run } from './prog-elf.js';
+
+const objs = new Map<string, { obj: ElfObject; path: string }>();
+beforeAll(() => {
+  for (const n of ['execsnoop', 'connectlog', 'counts', 'pathstat', 'hello']) {
+    const { bytes, path } = compileExample(n);
+    objs.set(n, { obj: loadElf(bytes, { fileName: `${n}.o` }), path });
+  }
+});
+
+function session(name: string): ElfSession {
+  const o = objs.get(name);
+  if (o === undefined) throw new Error(name);
+  return new ElfSession(o.obj);
+}
+
+const T0 = 1_700_000_000_000_000_000n;
+function events(): KestrelEvent[] {
+  return [
+    // State only (no hooks fire): the shell's parent, so the shell's exec has a known caller.
+    { type: 'exec', ts: T0 - 1000n, pid: 1, ppid: 0, uid: 0, gid: 0, exe: '/sbin/init', argv: ['init'], synthetic: true },
+    { type: 'exec', ts: T0, pid: 100, ppid: 1, uid: 0, gid: 0, exe: '/usr/bin/bash', argv: ['bash'] },
+    { type: 'exec', ts: T0 + 1000n, pid: 101, ppid: 100, uid: 1000, gid: 1000, exe: '/usr/bin/curl', argv: ['curl', 'http://x'] },
+    { type: 'connect', ts: T0 + 2000n, pid: 101, fd: 3, family: 'inet', daddr: '93.184.216.34', dport: 443 },
+    { type: 'connect', ts: T0 + 3000n, pid: 101, fd: 4, family: 'inet6', daddr: '2001:db8::1', dport: 8080 },
+    { type: 'exec', ts: T0 + 4000n, pid: 102, ppid: 100, uid: 0, gid: 0, exe: '/usr/local/sbin/a/b/tool', argv: ['tool'] },
+    { type: 'connect', ts: T0 + 5000n, pid: 101, fd: 5, family: 'inet', daddr: '10.0.0.1', dport: 443 },
+  ];
+}
+
+describe('C programs on the simulated kernel', () => {
+  it('execsnoop: ring-buffer records with pid, uid, comm and the filename read from user memory', () => {
+    const s = session('execsnoop');
+    expect(s.io.programs.map((p) => p.error ?? 'ok')).toEqual(['ok']);
+    for (const ev of events()) s.handle(ev);
+    const recs = s.output.filter((l) => l.kind === 'record').map((l) => l.data);
+    expect(recs).toEqual([
+      { pid: 100, tid: 100, uid: 0, ret: 0, comm: 'init', filename: '/usr/bin/bash' },
+      { pid: 101, tid: 101, uid: 1000, ret: 0, comm: 'bash', filename: '/usr/bin/curl' },
+      { pid: 102, tid: 102, uid: 0, ret: 0, comm: 'bash', filename: '/usr/local/sbin/a/b/tool' },
+    ]);
+    // The .bss counter is a real map value the program incremented.
+    const bss = s.io.maps[2].lookup(new Uint8Array(4));
+    expect(new DataView((bss ?? new Uint8Array(8)).buffer).getBigUint64(0, true)).toBe(3n);
+    s.close();
+  });
+
+  it('connectlog: decodes IPv4 and IPv6 sockaddrs into records', () => {
+    const s = session('connectlog');
+    for (const ev of events()) s.handle(ev);
+    const recs = s.output.filter((l) => l.kind === 'record').map((l) => l.data as Record<string, unknown>);
+    expect(recs.map((r) => [r.pid, r.family, r.dport, r.comm])).toEqual([
+      [101, 2, 443, 'curl'],
+      [101, 10, 8080, 'curl'],
+      [101, 2, 443, 'curl'],
+    ]);
+    // sin_addr is in network order: 93.184.216.34 reads back as those bytes.
+    const a = recs[0].daddr4 as number;
+    expect([a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, a >>> 24]).toEqual([93, 184, 216, 34]);
+    expect((recs[1].daddr6 as number[]).slice(0, 4)).toEqual([0x20, 0x01, 0x0d, 0xb8]);
+    expect((recs[1].daddr6 as number[])[15]).toBe(1);
+    s.close();
+  });
+
+  it('counts: hash maps of exec counts per comm and connect counts per port', () => {
+    const s = session('counts');
+    expect(s.attachedHooks().map((a) => a.hook)).toEqual(['tracepoint/syscalls/sys_enter_execve', 'tracepoint/syscalls/sys_enter_connect']);
+    for (const ev of events()) s.handle(ev);
+    const execs = new Map<string, bigint>();
+    for (const [k, v] of s.io.maps[0].entries()) {
+      execs.set(Buffer.from(k).toString('latin1').replace(/\0+$/, ''), new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
+    }
+    // comm is the caller's at sys_enter_execve (the image is replaced only after it).
+    expect(Object.fromEntries(execs)).toEqual({ init: 1n, bash: 2n });
+    const ports = new Map<number, bigint>();
+    for (const [k, v] of s.io.maps[1].entries()) ports.set(new DataView(k.buffer, k.byteOffset).getUint32(0, true), new DataView(v.buffer, v.byteOffset).getBigUint64(0, true));
+    expect(Object.fromEntries(ports)).toEqual({ 443: 2n, 8080: 1n });
+    s.close();
+  });
+
+  it('pathstat: bounded loops in local functions fill an array map', () => {
+    const s = session('pathstat');
+    expect(s.io.programs[0].verdict?.ok).toBe(true);
+    for (const ev of events()) s.handle(ev);
+    const v = s.io.maps[0].lookup(new Uint8Array(4)) ?? new Uint8Array(32);
+    const d = new DataView(v.buffer, v.byteOffset);
+    const fnv = (str: string): bigint => {
+      let h = 14695981039346656037n;
+      for (const c of Buffer.from(str)) h = BigInt.asUintN(64, (h ^ BigInt(c)) * 1099511628211n);
+      return h;
+    };
+    expect(d.getBigUint64(0, true)).toBe(3n); // execs
+    expect(d.getBigUint64(8, true)).toBe(3n + 3n + 6n); // slashes in the three paths
+    expect(d.getBigUint64(16, true)).toBe(fnv('/usr/local/sbin/a/b/tool'));
+    expect(d.getUint32(24, true)).toBe(6);
+    expect(d.getUint32(28, true)).toBe(6);
+    s.close();
+  });
+
+  it('hello: bpf_printk lines as trace_pipe shows them, through trace_printk and trace_vprintk', () => {
+    const s = session('hello');
+    for (const ev of events().slice(0, 4)) s.handle(ev);
+    const lines = s.output.filter((l) => l.kind === 'trace').map((l) => l.text);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/init-100 +\[000\] .* bpf_trace_printk: exec pid=100 comm=init$/);
+    expect(lines[2]).toMatch(/curl-101 .*bpf_trace_printk: connect fd=3 uid=1000 gid=1000 len=16$/);
+    s.close();
+  });
+});
+
+describe('kestrel prog load|show', () => {
+  function capture(): { out: string[]; err: string[]; restore: () => void } {
+    const out: string[] = [];
+    const err: string[] = [];
+    const o = process.stdout.write.bind(process.stdout);
+    const e = process.stderr.write.bind(process.stderr);
+    process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
+    process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
+    return { out, err, restore: () => ((process.stdout.write = o), (process.stderr.write = e)) };
+  }
+
+  function eventsFile(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-prog-'));
+    const f = join(dir, 'events.ndjson');
+    const lines = events().map(formatEvent);
+    writeFileSync(f, lines.join('\n') + '\nnot json\n');
+    return f;
+  }
+
+  it('load --from replay prints records and trace lines', async () => {
+    const f = eventsFile();
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['load', objs.get('execsnoop')?.path ?? '', '--from', 'replay', f]);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const text = c.out.join('');
+    expect(text).toContain('events: {"pid":100,"tid":100,"uid":0,"ret":0,"comm":"init","filename":"/usr/bin/bash"}');
+    expect(c.err.join('')).toMatch(/events\.ndjson:8:1: invalid JSON/);
+    const c2 = capture();
+    try {
+      code = await run(['load', objs.get('hello')?.path ?? '', '--from', 'replay', f, '--json']);
+    } finally {
+      c2.restore();
+    }
+    const json = c2.out.join('').trim().split('\n').map((l) => JSON.parse(l) as { type: string; text?: string; programs?: { runs: number }[] });
+    expect(json.filter((j) => j.type === 'trace')).toHaveLength(6);
+    expect(json.at(-1)?.type).toBe('summary');
+    expect(json.at(-1)?.programs?.map((p) => p.runs)).toEqual([3, 3]);
+  });
+
+  it('show lists programs and maps with sizes; bad objects exit 2', async () => {
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['show', objs.get('counts')?.path ?? '', '--json']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const doc = JSON.parse(c.out.join('')) as { programs: { name: string; verified: boolean; insns: number }[]; maps: { name: string; key_size: number; key_type: string }[] };
+    expect(doc.programs.map((p) => [p.name, p.verified])).toEqual([
+      ['count_exec', true],
+      ['count_connect', true],
+    ]);
+    expect(doc.maps[0]).toMatchObject({ name: 'exec_counts', key_size: 16, key_type: 'struct comm_key' });
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-prog-'));
+    writeFileSync(join(dir, 'bad.o'), Buffer.from('\x7fELF garbage'));
+    const c2 = capture();
+    try {
+      code = await run(['show', join(dir, 'bad.o')]);
+    } finally {
+      c2.restore();
+    }
+    expect(code).toBe(2);
+    expect(c2.err.join('')).toMatch(/bad\.o: file too short/);
+  });
+});

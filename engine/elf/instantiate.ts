@@ -1,0 +1,116 @@
+// The second half of libbpf's bpf_object__load: create the object's maps in a VM (global data
+// maps get their initial section bytes, as libbpf's mmap + freeze does), verify every program
+// for its hook's context, and load the accepted ones into the engine. Attaching them to hooks is
+// the caller's job (the simulated kernel lives in collectors/).
+
+import type { Vm } from '../vm.js';
+import type { BpfMap } from '../runtime.js';
+import type { MapUserApi } from '../maps/index.js';
+import { loadProgram, hasValueAddr, type LoadedProgram } from '../program.js';
+import { verify, HOOK_CONTEXTS, type VerifyResult } from '../verifier/index.js';
+import { ElfError } from './errors.js';
+import { programSpec, type ElfObject, type ElfProgram } from './index.js';
+
+export interface InstantiatedProgram {
+  prog: ElfProgram;
+  /** Present when the program verified and loaded. */
+  loaded?: LoadedProgram;
+  verdict?: VerifyResult;
+  /** Why the program cannot run (unsupported attach point, verifier rejection, load error). */
+  error?: string;
+  /** Context size the program was verified for. */
+  ctxSize: number;
+}
+
+export interface InstantiatedObject {
+  obj: ElfObject;
+  /** Created maps, parallel to obj.maps. */
+  maps: (BpfMap & MapUserApi)[];
+  programs: InstantiatedProgram[];
+}
+
+export interface InstantiateOptions {
+  /** Verify programs before loading (default true). Unverified programs only run when false. */
+  verify?: boolean;
+  /** Verifier log level for rejections. */
+  logLevel?: 0 | 1 | 2;
+}
+
+/** Array maps expose their value address as `valueAddress(index)`; lddw src 2 wants `valueAddr(offset)`. */
+function withValueAddr(m: BpfMap & MapUserApi): BpfMap {
+  if (hasValueAddr(m)) return m;
+  const va = (m as unknown as { valueAddress?: (index: number, cpu?: number) => number }).valueAddress;
+  if (typeof va !== 'function') return m;
+  return {
+    def: m.def,
+    handle: m.handle,
+    lookupAddr: (k, c) => m.lookupAddr(k, c),
+    updateAddr: (k, v, f, c) => m.updateAddr(k, v, f, c),
+    deleteAddr: (k, c) => m.deleteAddr(k, c),
+    valueAddr: (off: number): number => (off >= 0 && off < m.def.valueSize ? va.call(m, 0) + off : 0),
+  } as BpfMap & { valueAddr(off: number): number };
+}
+
+export function createObjectMaps(obj: ElfObject, vm: Vm): (BpfMap & MapUserApi)[] {
+  const out: (BpfMap & MapUserApi)[] = [];
+  try {
+    for (const m of obj.maps) {
+      let map: BpfMap & MapUserApi;
+      try {
+        map = vm.createMap(m.def);
+      } catch (e) {
+        throw new ElfError(`map '${m.def.name}': cannot create: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      out.push(map);
+      if (m.initial !== undefined) map.update(new Uint8Array(4), m.initial, 0);
+    }
+  } catch (e) {
+    for (const m of out) m.close();
+    throw e;
+  }
+  return out;
+}
+
+/** Create maps, verify and load every program of `obj` in `vm`. */
+export function instantiate(obj: ElfObject, vm: Vm, opts: InstantiateOptions = {}): InstantiatedObject {
+  const maps = createObjectMaps(obj, vm);
+  const bound = maps.map(withValueAddr);
+  const programs = obj.programs.map((prog): InstantiatedProgram => {
+    const hookCtx = prog.attach.hook !== undefined ? HOOK_CONTEXTS[prog.attach.hook] : HOOK_CONTEXTS[prog.attach.progType];
+    const ctxSize = hookCtx?.ctxSize ?? 0;
+    const ip: InstantiatedProgram = { prog, ctxSize };
+    if (prog.attach.progType === 'unknown' || hookCtx === undefined) {
+      ip.error = prog.attach.unsupported ?? `no context known for '${prog.section}'`;
+      return ip;
+    }
+    const spec = programSpec(obj, prog);
+    if (opts.verify !== false) {
+      ip.verdict = verify(spec.insns, {
+        progType: hookCtx.progType,
+        ctxSize,
+        maps: spec.maps,
+        gpl: obj.gpl,
+        logLevel: opts.logLevel ?? 1,
+      });
+      if (!ip.verdict.ok) {
+        const e = ip.verdict.error;
+        ip.error = `verifier rejected '${prog.name}'${e !== undefined ? ` at insn ${e.insn}: ${e.message}` : ''}`;
+        return ip;
+      }
+    }
+    try {
+      ip.loaded = loadProgram(spec, (_def, i) => bound[i]);
+    } catch (e) {
+      ip.error = `cannot load '${prog.name}': ${e instanceof Error ? e.message : String(e)}`;
+      return ip;
+    }
+    if (prog.attach.unsupported !== undefined) ip.error = prog.attach.unsupported;
+    return ip;
+  });
+  return { obj, maps, programs };
+}
+
+/** Free the maps of an instantiated object. */
+export function closeObject(io: InstantiatedObject): void {
+  for (const m of io.maps) if (!m.closed) m.close();
+}

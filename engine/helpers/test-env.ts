@@ -2,7 +2,8 @@
 // clock that advances by a fixed step per read, a seeded PRNG, and everything the helpers report
 // (trace_printk lines, signals, override_return values) recorded in arrays.
 
-import type { ExecEnv, TaskInfo } from '../runtime.js';
+import type { ExecEnv, Runtime, TaskInfo } from '../runtime.js';
+import { HELPER_ARGS, HELPER_RET, RegionKind, type VmMemory } from '../memory.js';
 
 export const TEST_ENV_TASK: TaskInfo = {
   pid: 1001,
@@ -149,4 +150,25 @@ export class TestEnv implements ExecEnv {
 
 export function testEnv(opts: TestEnvOptions = {}): TestEnv {
   return new TestEnv(opts);
+}
+
+/**
+ * Call helper `id` the way an engine does: r1..r5 into the exchange area, then the helper, then
+ * r0 back (as an unsigned 64-bit BigInt). For tests and benches.
+ */
+export function invokeHelper(rt: Runtime, id: number, ...args: (number | bigint)[]): bigint {
+  const h = rt.helpers[id];
+  if (h === undefined) throw new Error(`no helper ${id}`);
+  for (let i = 0; i < 5; i++) {
+    rt.mem.dv.setBigUint64(HELPER_ARGS + i * 8, BigInt.asUintN(64, BigInt(args[i] ?? 0)), true);
+  }
+  h(rt);
+  return rt.mem.dv.getBigUint64(HELPER_RET, true);
+}
+
+/** A scratch region (kind Stack, writable) of `size` bytes for helper tests; returns its address. */
+export function scratch(mem: VmMemory, size: number, writable = true, kind: RegionKind = RegionKind.Stack): number {
+  const a = mem.alloc(size);
+  mem.addRegion(a.addr, size, kind, writable);
+  return a.addr;
 }

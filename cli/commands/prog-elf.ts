@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { createReadStream, readFileSync, existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { loadElf, ElfError, type ElfObject } from '../../engine/elf/index.js';
+import { loadElf, ElfError, lineAt, formatLine, type ElfObject } from '../../engine/elf/index.js';
 import { compileC } from '../../engine/elf/compile.js';
 import { decodeValue, hexDump } from '../../engine/elf/decode.js';
 import { BtfKind } from '../../engine/elf/btf.js';
@@ -115,7 +115,13 @@ export class ElfSession {
     if (res.fault !== undefined) {
       this.faults++;
       const dropped = this.vm.abortReservations();
-      this.emit({ kind: 'fault', text: `${ip.prog.name}: ${res.fault.toString()}${dropped > 0 ? ` (${dropped} ring-buffer reservation(s) discarded)` : ''}` });
+      const where = lineAt(ip.prog.lines, res.fault.pc);
+      this.emit({
+        kind: 'fault',
+        text: `${ip.prog.name}: ${res.fault.toString()}${where !== undefined ? ` (${formatLine(where)})` : ''}${
+          dropped > 0 ? ` (${dropped} ring-buffer reservation(s) discarded)` : ''
+        }`,
+      });
     }
   }
 

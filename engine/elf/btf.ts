@@ -93,8 +93,11 @@ export class Btf {
   /** types[0] is void. */
   readonly types: BtfType[];
   private readonly byName = new Map<string, number[]>();
-  constructor(types: BtfType[]) {
+  /** Look up a string of the BTF string section (also used by .BTF.ext); throws ElfError when out of range. */
+  readonly str: (off: number, what: string) => string;
+  constructor(types: BtfType[], str: (off: number, what: string) => string = () => '') {
     this.types = types;
+    this.str = str;
     for (const t of types) {
       if (t.name === '') continue;
       const l = this.byName.get(t.name);
@@ -368,5 +371,5 @@ export function parseBtf(data: Uint8Array): Btf {
     for (const p of t.params ?? []) ref(t, p.type, `parameter '${p.name}'`);
     for (const s of t.secinfos ?? []) ref(t, s.type, 'variable');
   }
-  return new Btf(types);
+  return new Btf(types, str);
 }

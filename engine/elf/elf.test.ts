@@ -6,7 +6,7 @@ import { decode, OP_CALL, OP_LDDW, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_
 import { BPF_F_RDONLY_PROG, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_RINGBUF } from '../maps/types.js';
 import { compileExample } from './compile.js';
 import { decodeValue } from './decode.js';
-import { ElfError, loadElf, programSpec, type ElfObject } from './index.js';
+import { ElfError, formatLine, lineAt, loadElf, programSpec, type ElfObject } from './index.js';
 
 const NAMES = ['execsnoop', 'connectlog', 'counts', 'pathstat', 'hello'] as const;
 const objs = new Map<string, ElfObject>();
@@ -96,6 +96,20 @@ describe('ELF loader on clang-built objects', () => {
     expect(insns[p.subprograms[0].insn].opcode).toBe(0xb4);
     const f = p.subprograms[1].insn;
     expect((BigInt(insns[f + 1].imm >>> 0) << 32n) | BigInt(insns[f].imm >>> 0)).toBe(14695981039346656037n);
+  });
+
+  it('maps linked instructions to C source lines from .BTF.ext', () => {
+    const o = obj('pathstat');
+    const p = o.programs[0];
+    const insns = decode(p.insns);
+    const reserve = insns.findIndex((i) => i.opcode === OP_CALL && i.src === 0 && i.imm === 1);
+    const l = lineAt(p.lines, reserve);
+    expect(l?.file).toMatch(/pathstat\.c$/);
+    expect(l?.src).toContain('bpf_map_lookup_elem(&stats, &key)');
+    expect(formatLine(l ?? { insn: 0, file: '', line: 0, col: 0, src: '' })).toMatch(/^pathstat\.c:\d+:\d+: struct path_stats \*st = bpf_map_lookup_elem/);
+    // Lines of the appended subprograms follow them to their new place.
+    const inFnv = lineAt(p.lines, (p.subprograms.find((s) => s.name === 'fnv1a')?.insn ?? 0) + 2);
+    expect(inFnv?.src).toMatch(/fnv1a|for|h =|len/);
   });
 
   it('names the record struct of a ring buffer and decodes records with it', () => {

@@ -9,12 +9,14 @@ import { ElfError } from './errors.js';
 import { parseElf, type ElfFile } from './elf-file.js';
 import { assignRecordTypes, collectBtfMaps, collectDataMaps, type ElfMap } from './maps.js';
 import { collectPrograms, type ElfProgram } from './programs.js';
+import { parseLineInfo, type LineInfo } from './lines.js';
 import type { MapDef } from '../maps/types.js';
 
 export { ElfError } from './errors.js';
 export type { ElfMap } from './maps.js';
 export type { ElfProgram } from './programs.js';
 export type { AttachInfo } from './attach.js';
+export { lineAt, formatLine, type LineInfo } from './lines.js';
 export { KNOWN_HOOKS, attachInfo } from './attach.js';
 export { Btf, BtfKind } from './btf.js';
 
@@ -81,10 +83,11 @@ function loadInner(bytes: Uint8Array, opts: LoadElfOptions): ElfObject {
   if (btf === undefined) warnings.push('no .BTF section: records cannot be decoded (compile with -g)');
   const ext = elf.sections.find((s) => s.name === '.BTF.ext');
   if (ext !== undefined) checkBtfExt(ext.data);
+  const lineInfo = ext !== undefined && btf !== undefined ? parseLineInfo(ext.data, btf) : new Map<string, LineInfo[]>();
 
   const maps = [...collectBtfMaps(elf, btf), ...collectDataMaps(elf, name)];
   assignRecordTypes(btf, maps);
-  const programs = collectPrograms(elf, maps);
+  const programs = collectPrograms(elf, maps, lineInfo);
   if (programs.length === 0) throw new ElfError('no programs: the object has no code outside .text (use SEC("tracepoint/...") on a function)');
   const licSec = elf.sections.find((s) => s.name === 'license');
   let license = '';

@@ -10,6 +10,7 @@ import { loadProgram, hasValueAddr, type LoadedProgram } from '../program.js';
 import { verify, HOOK_CONTEXTS, type VerifyResult } from '../verifier/index.js';
 import { ElfError } from './errors.js';
 import { programSpec, type ElfObject, type ElfProgram } from './index.js';
+import { formatLine, lineAt } from './lines.js';
 
 export interface InstantiatedProgram {
   prog: ElfProgram;
@@ -94,7 +95,10 @@ export function instantiate(obj: ElfObject, vm: Vm, opts: InstantiateOptions = {
       });
       if (!ip.verdict.ok) {
         const e = ip.verdict.error;
-        ip.error = `verifier rejected '${prog.name}'${e !== undefined ? ` at insn ${e.insn}: ${e.message}` : ''}`;
+        const where = e !== undefined ? lineAt(prog.lines, e.insn) : undefined;
+        ip.error = `verifier rejected '${prog.name}'${e !== undefined ? ` at insn ${e.insn}: ${e.message}` : ''}${
+          where !== undefined ? ` (${formatLine(where)})` : ''
+        }`;
         return ip;
       }
     }

@@ -26,6 +26,7 @@ import {
 } from './elf-file.js';
 import type { ElfMap } from './maps.js';
 import { attachInfo, type AttachInfo } from './attach.js';
+import type { LineInfo } from './lines.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_COMPLEXITY_LIMIT_INSNS, OP_CALL, OP_LDDW } from '../isa.js';
 
 const INSN = 8;
@@ -53,6 +54,8 @@ export interface ElfProgram {
   mapRefs: { insn: number; map: number }[];
   /** Where each appended subprogram starts, for disassembly labels. */
   subprograms: { name: string; insn: number }[];
+  /** Source lines by instruction of the linked program (from .BTF.ext), sorted. */
+  lines: LineInfo[];
 }
 
 type Reloc =
@@ -67,6 +70,7 @@ interface Ctx {
   textIndex: number;
   funcsBySection: Map<number, ElfFunc[]>;
   relocsBySection: Map<number, Map<number, Reloc>>;
+  lineInfo: Map<string, LineInfo[]>;
 }
 
 function dv(u8: Uint8Array): DataView {
@@ -96,7 +100,7 @@ export function collectFunctions(elf: ElfFile): Map<number, ElfFunc[]> {
   return out;
 }
 
-function resolveRelocs(c: Omit<Ctx, 'relocsBySection'>, sec: Section): Map<number, Reloc> {
+function resolveRelocs(c: Omit<Ctx, 'relocsBySection' | 'lineInfo'>, sec: Section): Map<number, Reloc> {
   const out = new Map<number, Reloc>();
   const rels = c.elf.relsFor.get(sec.index) ?? [];
   const d = dv(sec.data);
@@ -248,11 +252,19 @@ function link(c: Ctx, main: ElfFunc, budget: { left: number }): Omit<ElfProgram,
   for (const { f, out } of pieces) insns.set(f.section.data.subarray(f.start * INSN, (f.start + f.count) * INSN), out * INSN);
   const d = dv(insns);
   for (const p of patches) p.apply(d);
+  const lines: LineInfo[] = [];
+  for (const { f, out } of pieces) {
+    for (const l of c.lineInfo.get(f.section.name) ?? []) {
+      if (l.insn >= f.start && l.insn < f.start + f.count) lines.push({ ...l, insn: out + l.insn - f.start });
+    }
+  }
+  lines.sort((x, y) => x.insn - y.insn);
   return {
     name: main.name,
     insns,
     mapRefs,
     subprograms: pieces.slice(1).map((p) => ({ name: p.f.name, insn: p.out })),
+    lines,
   };
 }
 
@@ -263,7 +275,7 @@ function setLddw(d: DataView, at: number, src: number, imm: number, imm2: number
   d.setInt32(o + INSN + 4, imm2, true);
 }
 
-export function collectPrograms(elf: ElfFile, maps: ElfMap[]): ElfProgram[] {
+export function collectPrograms(elf: ElfFile, maps: ElfMap[], lineInfo: Map<string, LineInfo[]> = new Map()): ElfProgram[] {
   const text = elf.sections.find((s) => s.name === '.text');
   const base = { elf, maps, textIndex: text?.index ?? -1, funcsBySection: collectFunctions(elf) };
   const relocsBySection = new Map<number, Map<number, Reloc>>();
@@ -275,7 +287,7 @@ export function collectPrograms(elf: ElfFile, maps: ElfMap[]): ElfProgram[] {
       throw new ElfError(`relocations for code section '${s.name}' that holds no functions`);
     }
   }
-  const c: Ctx = { ...base, relocsBySection };
+  const c: Ctx = { ...base, relocsBySection, lineInfo };
   const budget = { left: MAX_TOTAL_INSNS };
   const out: ElfProgram[] = [];
   for (const [secIndex, funcs] of c.funcsBySection) {

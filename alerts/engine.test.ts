@@ -112,7 +112,7 @@ describe('drain and incidents', () => {
     const miner = list.find((i) => i.rule === 'Outbound to miner pool');
     expect(miner?.output).toBe('Connection to 198.51.100.7:3333 by xmrig');
     const m = engine.metrics();
-    expect(m).toMatchObject({ records: 7, records_malformed: 1, alerts: 6, incidents_created: 2, incidents_updated: 4 });
+    expect(m).toMatchObject({ records: 7, records_malformed: 1, alerts: 6, incidents_created: 2, incidents_updated: 0, alerts_merged: 4 });
   });
 
   it('drains on wake-up without being asked', async () => {

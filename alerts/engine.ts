@@ -93,6 +93,8 @@ export interface AlertMetrics {
   alerts: number;
   incidents_created: number;
   incidents_updated: number;
+  /** Alerts counted into an existing incident. */
+  alerts_merged: number;
   batches: number;
   store_errors: number;
   drops_ringbuf: number;
@@ -149,6 +151,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     alerts: 0,
     incidents_created: 0,
     incidents_updated: 0,
+    alerts_merged: 0,
     batches: 0,
     store_errors: 0,
     drops_ringbuf: 0,
@@ -180,6 +183,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       m.batches++;
       m.incidents_created += r.created.length;
       m.incidents_updated += r.updated.length;
+      m.alerts_merged += r.merged;
       m.deliveries_queued += r.deliveries;
       m.last_batch_ms = performance.now() - t0;
       opts.onStored?.(r);
@@ -305,6 +309,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       m.alerts += alerts.length;
       m.incidents_created += r.created.length;
       m.incidents_updated += r.updated.length;
+      m.alerts_merged += r.merged;
       m.deliveries_queued += r.deliveries;
       if (r.deliveries > 0) worker.notify();
       opts.onStored?.(r);

@@ -336,6 +336,7 @@ function payloadOf(v: EncodableValue): Uint8Array {
 export function encodeRecord(r: RecordInput): Uint8Array {
   if (r.values.length > MAX_VALUES) throw new RangeError(`a record holds at most ${MAX_VALUES} values`);
   const payloads = r.values.map((v) => payloadOf(v.value));
+  const origLens = payloads.map((p) => p.length);
   let size = RECORD_HEADER_SIZE;
   const caps: number[] = [];
   let flags = r.flags ?? 0;
@@ -368,7 +369,7 @@ export function encodeRecord(r: RecordInput): Uint8Array {
   for (let i = 0; i < payloads.length; i++) {
     const v = r.values[i];
     const p = payloads[i];
-    const origLen = payloadOf(v.value).length;
+    const origLen = origLens[i];
     let vflags = v.vflags ?? 0;
     if (origLen > p.length) vflags |= VALUE_F_TRUNCATED;
     dv.setUint16(off + VAL_FIELD_ID, v.fieldId, true);

@@ -100,7 +100,8 @@ describe('aggregation and ingest', () => {
       mkAlert({ timeNs: t0 + 1500n * ms }), // outside the window: new incident
     ]);
     expect(r.created.length).toBe(4);
-    expect(r.updated.length).toBe(2);
+    expect(r.updated).toEqual([]);
+    expect(r.merged).toBe(2);
     const first = s.get(r.created[0]);
     expect(first?.count).toBe(3);
     expect(first?.first_seen).toBe('2023-11-14T22:13:20.000000000Z');
@@ -120,6 +121,25 @@ describe('aggregation and ingest', () => {
     const r = s.ingest([mkAlert({ timeNs: t0 + 2000n })]);
     expect(r.created.length).toBe(1);
     expect(r.created[0]).not.toBe(id);
+    s.close();
+  });
+
+  it('counts repeats in a batch with one update, and starts over when another process resolved the incident', () => {
+    const path = join(tmp.dir, 'e.db');
+    const s = new IncidentStore(path, { aggregationWindowMs: 60_000 });
+    const t0 = 1_700_000_000_000_000_000n;
+    const [id] = s.ingest([mkAlert({ timeNs: t0 })]).created;
+    const r1 = s.ingest([mkAlert({ timeNs: t0 + 5n }), mkAlert({ timeNs: t0 + 3n }), mkAlert({ timeNs: t0 + 9n })]);
+    expect(r1).toMatchObject({ created: [], updated: [id], merged: 3 });
+    expect(s.get(id)?.count).toBe(4);
+    // The CLI (another connection) resolves it; this store's cache still points at it.
+    const other = new IncidentStore(path);
+    other.setStatus(id, 'resolved');
+    other.close();
+    const r2 = s.ingest([mkAlert({ timeNs: t0 + 20n }), mkAlert({ timeNs: t0 + 30n })]);
+    expect(r2.created.length).toBe(1);
+    expect(s.get(r2.created[0])?.count).toBe(2);
+    expect(s.get(id)?.count).toBe(4);
     s.close();
   });
 

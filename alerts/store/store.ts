@@ -72,8 +72,12 @@ export interface ListFilter {
 }
 
 export interface IngestResult {
+  /** Incidents created, in order. */
   created: number[];
+  /** Existing incidents whose count grew (each once per batch). */
   updated: number[];
+  /** Alerts merged into an incident instead of creating one. */
+  merged: number;
   deliveries: number;
 }
 
@@ -190,12 +194,12 @@ export class IncidentStore {
           `INSERT INTO incidents (rule, priority, output, output_fields, tags, source, hostname, container_id, exe, pid,
              first_seen, last_seen, count, agg_key, process, container)
            VALUES (@rule, @priority, @output, @output_fields, @tags, @source, @hostname, @container_id, @exe, @pid,
-             @t, @t, 1, @agg_key, @process, @container)`,
+             @first, @last, @count, @agg_key, @process, @container)`,
         ),
       ),
       bump: w(() =>
         db.prepare(
-          "UPDATE incidents SET count = count + 1, last_seen = max(last_seen, @t), first_seen = min(first_seen, @t), pid = @pid WHERE id = @id AND status != 'resolved'",
+          "UPDATE incidents SET count = count + @n, last_seen = max(last_seen, @max), first_seen = min(first_seen, @min), pid = @pid WHERE id = @id AND status != 'resolved'",
         ),
       ),
       outboxInsert: w(() =>
@@ -225,53 +229,100 @@ export class IncidentStore {
     const bump = st.bump;
     const outboxInsert = st.outboxInsert;
     if (insert === undefined || bump === undefined || outboxInsert === undefined) throw new Error('store opened read-only');
-    const res: IngestResult = { created: [], updated: [], deliveries: 0 };
+    const res: IngestResult = { created: [], updated: [], merged: 0, deliveries: 0 };
+    const win = this.windowNs;
+    const within = (t: bigint, first: bigint): boolean => t - first < win && first - t < win;
+    const create = (a: Alert, key: string, count: number, first: bigint, last: bigint): number => {
+      const info = insert.run({
+        rule: a.rule,
+        priority: a.level,
+        output: a.message,
+        output_fields: storedFields(a.outputFields),
+        tags: JSON.stringify(a.tags),
+        source: a.source,
+        hostname: a.hostname,
+        container_id: a.containerId,
+        exe: a.exe,
+        pid: a.pid,
+        first,
+        last,
+        count,
+        agg_key: key,
+        process: a.process === undefined ? null : JSON.stringify(a.process),
+        container: a.container === undefined ? null : JSON.stringify(a.container),
+      });
+      const id = Number(info.lastInsertRowid);
+      res.created.push(id);
+      for (const e of endpoints) {
+        if (!wants(e, a)) continue;
+        const uuid = randomUUID();
+        outboxInsert.run(uuid, id, e.url, webhookBody(a, uuid, id), nowMs, nowMs, nowMs + e.expireMs);
+        res.deliveries++;
+      }
+      return id;
+    };
+    // Repeats within a batch are counted in memory and written with one UPDATE per incident.
+    interface Pending {
+      key: string;
+      id: number;
+      first: bigint;
+      n: number;
+      minT: bigint;
+      maxT: bigint;
+      pid: number;
+      sample: Alert;
+      /** Created in this batch (so not reported as updated). */
+      fresh: boolean;
+    }
     const run = this.db.transaction(() => {
+      const open = new Map<string, Pending>();
+      const all: Pending[] = [];
       for (const a of alerts) {
         const key = `${a.rule}\u0000${a.containerId}\u0000${a.exe}`;
-        if (a.aggregate !== false) {
+        if (a.aggregate === false) {
+          create(a, key, 1, a.timeNs, a.timeNs);
+          continue;
+        }
+        const p = open.get(key);
+        if (p !== undefined && within(a.timeNs, p.first)) {
+          p.n++;
+          if (a.timeNs < p.minT) p.minT = a.timeNs;
+          if (a.timeNs > p.maxT) p.maxT = a.timeNs;
+          p.pid = a.pid;
+          continue;
+        }
+        if (p === undefined) {
           let hit = this.aggCache.get(key);
           if (hit === undefined) {
             const row = st.latestAgg.get(key) as { id: bigint; first_seen: bigint } | undefined;
             if (row !== undefined) hit = { id: Number(row.id), first: row.first_seen };
           }
-          if (hit !== undefined) {
-            const d = a.timeNs - hit.first;
-            if (d < this.windowNs && d > -this.windowNs && bump.run({ t: a.timeNs, pid: a.pid, id: hit.id }).changes === 1) {
-              res.updated.push(hit.id);
-              if (a.timeNs < hit.first) hit.first = a.timeNs;
-              this.aggCache.set(key, hit);
-              continue;
-            }
+          if (hit !== undefined && within(a.timeNs, hit.first)) {
+            const q: Pending = { key, id: hit.id, first: hit.first, n: 1, minT: a.timeNs, maxT: a.timeNs, pid: a.pid, sample: a, fresh: false };
+            open.set(key, q);
+            all.push(q);
+            continue;
           }
         }
-        const info = insert.run({
-          rule: a.rule,
-          priority: a.level,
-          output: a.message,
-          output_fields: storedFields(a.outputFields),
-          tags: JSON.stringify(a.tags),
-          source: a.source,
-          hostname: a.hostname,
-          container_id: a.containerId,
-          exe: a.exe,
-          pid: a.pid,
-          t: a.timeNs,
-          agg_key: key,
-          process: a.process === undefined ? null : JSON.stringify(a.process),
-          container: a.container === undefined ? null : JSON.stringify(a.container),
-        });
-        const id = Number(info.lastInsertRowid);
-        res.created.push(id);
-        if (a.aggregate !== false) {
-          if (this.aggCache.size > 50_000) this.aggCache.clear();
-          this.aggCache.set(key, { id, first: a.timeNs });
-        }
-        for (const e of endpoints) {
-          if (!wants(e, a)) continue;
-          const uuid = randomUUID();
-          outboxInsert.run(uuid, id, e.url, webhookBody(a, uuid, id), nowMs, nowMs, nowMs + e.expireMs);
-          res.deliveries++;
+        const id = create(a, key, 1, a.timeNs, a.timeNs);
+        const q: Pending = { key, id, first: a.timeNs, n: 0, minT: a.timeNs, maxT: a.timeNs, pid: a.pid, sample: a, fresh: true };
+        open.set(key, q);
+        all.push(q);
+        if (this.aggCache.size > 50_000) this.aggCache.clear();
+        this.aggCache.set(key, { id, first: a.timeNs });
+      }
+      for (const p of all) {
+        if (p.n === 0) continue;
+        if (bump.run({ n: p.n, min: p.minT, max: p.maxT, pid: p.pid, id: p.id }).changes === 1) {
+          if (!p.fresh) res.updated.push(p.id);
+          res.merged += p.n;
+          const c = this.aggCache.get(p.key);
+          if (c !== undefined && c.id === p.id && p.minT < c.first) c.first = p.minT;
+          if (c === undefined) this.aggCache.set(p.key, { id: p.id, first: p.first < p.minT ? p.first : p.minT });
+        } else {
+          // Resolved (or removed) since we looked: the repeats start a new incident.
+          const id = create(p.sample, p.key, p.n, p.minT, p.maxT);
+          this.aggCache.set(p.key, { id, first: p.minT });
         }
       }
     });

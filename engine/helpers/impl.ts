@@ -333,9 +333,12 @@ function strncmp(rt: Runtime): void {
   const n = sizeArg(mem, 2, 'strncmp');
   const s1 = readPtr(mem, 1, n, 'strncmp s1');
   const s2 = argAddr(mem, 3);
+  const id = s2 < 0 ? 0 : mem.regionAt(s2);
+  if (id === 0) throw new HelperFault('strncmp: s2 is not a readable constant string', s2);
+  const s2End = mem.regionEnd[id];
   const u8 = mem.u8;
   for (let i = 0; i < n; i++) {
-    if (!kernelReadable(mem, s2 + i, 1)) throw new HelperFault('strncmp: s2 is not a readable constant string', s2);
+    if (s2 + i >= s2End) throw new HelperFault('strncmp: s2 runs past its region without a NUL', s2);
     const a = u8[s1 + i];
     const b = u8[s2 + i];
     if (a !== b) return setRetNum(mem, a < b ? -1 : 1);

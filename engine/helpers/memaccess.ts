@@ -2,38 +2,30 @@
 // memory, only where program regions allow it, possibly spanning adjacent regions) and bounded
 // string copies from kernel or user memory.
 
-import { RESERVED_LOW, GRANULE_SHIFT, type VmMemory } from '../memory.js';
+import type { VmMemory } from '../memory.js';
 import type { ExecEnv } from '../runtime.js';
 
-/** Whether [addr, addr+len) is covered by live regions (any kind, readable). */
+/**
+ * Whether a helper may read [addr, addr+len) as kernel memory: it must lie inside one live region
+ * (any kind), exactly as a program load would have to, so what a read returns never depends on
+ * how the allocator happened to place neighbouring regions.
+ */
 export function kernelReadable(mem: VmMemory, addr: number, len: number): boolean {
   if (len === 0) return true;
-  if (addr < RESERVED_LOW || addr + len > mem.byteLength) return false;
-  const end = addr + len;
-  let pos = addr;
-  while (pos < end) {
-    const id = mem.owner[pos >>> GRANULE_SHIFT];
-    if (id === 0) return false;
-    const rEnd = mem.regionEnd[id];
-    if (pos >= rEnd || pos < mem.regionStart[id]) return false;
-    pos = rEnd;
-  }
-  return true;
+  return mem.canAccess(addr, len, false);
 }
 
 /**
- * strncpy_from_kernel_nofault semantics without the copy: bytes of a NUL-terminated string at
- * addr, at most `max` bytes including the NUL. Returns the string bytes WITHOUT the NUL and
- * whether a NUL was found within max, or undefined if a byte before the end was unreadable.
+ * strncpy_from_kernel_nofault semantics without the copy: the bytes of a NUL-terminated string at
+ * addr, at most `max` bytes including the NUL, within addr's region. Returns the bytes WITHOUT the
+ * NUL and whether a NUL was found, or undefined if the region ended first (or there is none).
  */
 export function kernelString(mem: VmMemory, addr: number, max: number): { bytes: Uint8Array; terminated: boolean } | undefined {
+  if (!mem.canAccess(addr, 1, false)) return undefined;
+  const end = Math.min(mem.regionEnd[mem.regionAt(addr)], addr + max);
   const u8 = mem.u8;
-  let i = 0;
-  while (i < max) {
-    if (!kernelReadable(mem, addr + i, 1)) return undefined;
-    if (u8[addr + i] === 0) return { bytes: u8.slice(addr, addr + i), terminated: true };
-    i++;
-  }
+  for (let i = addr; i < end; i++) if (u8[i] === 0) return { bytes: u8.slice(addr, i), terminated: true };
+  if (end - addr < max) return undefined;
   return { bytes: u8.slice(addr, addr + max), terminated: false };
 }
 

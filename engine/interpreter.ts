@@ -4,7 +4,7 @@
 // access, an unknown opcode, a runaway loop or a failing helper ends the run with a VmFault that
 // names the instruction index and registers — never a thrown exception.
 
-import { HELPER_ARGS, HELPER_RET, RegionKind, type Allocation, type VmMemory } from './memory.js';
+import { GRANULE_SHIFT, HELPER_ARGS, HELPER_RET, RegionKind, type Allocation, type VmMemory } from './memory.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from './isa.js';
 import { BPF_MAP_TYPE_PROG_ARRAY } from './maps/types.js';
 import type { BpfMap, Runtime } from './runtime.js';
@@ -277,18 +277,22 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
   const tops = st.stack.tops;
 
   let prog = entry;
-  let OP = prog.code.op;
-  let DST = prog.code.dst;
-  let SRC = prog.code.src;
-  let OFF = prog.code.off;
-  let IMM = prog.code.imm;
+  // P: packed slots (see DecodedCode.packed); N: slot count.
+  let P = prog.code.packed;
   let IMMHI = prog.code.immHi;
+  let N = prog.code.length;
 
   let depth = 0;
   let tailCalls = 0;
   let count = 0;
   let pc = 0;
   let fault: VmFault | undefined;
+  // Bounds of the last region a load (r) or store (w) was checked against with canAccess.
+  // Regions change only inside helpers, so both caches are dropped after every helper call.
+  let rLo = 1;
+  let rHi = 0;
+  let wLo = 1;
+  let wHi = 0;
   R[20] = tops[0];
   R[21] = 0;
 
@@ -299,37 +303,39 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
       break;
     }
     const i = pc++;
-    const d = DST[i] << 1;
-    switch (OP[i]) {
+    const k = i << 1;
+    const w = P[k];
+    const d = (w >>> 7) & 0x1e;
+    switch (w & 0xff) {
       // ---------------- ALU64, immediate ----------------
       case 0x07: {
-        const b = IMM[i];
+        const b = P[k + 1];
         const lo = (R[d] >>> 0) + (b >>> 0);
         R[d + 1] = R[d + 1] + (b >> 31) + (lo > 0xffffffff ? 1 : 0);
         R[d] = lo;
         continue;
       }
       case 0x17: {
-        const b = IMM[i];
+        const b = P[k + 1];
         const lo = (R[d] >>> 0) - (b >>> 0);
         R[d + 1] = R[d + 1] - (b >> 31) - (lo < 0 ? 1 : 0);
         R[d] = lo;
         continue;
       }
       case 0x27: {
-        const b = IMM[i];
+        const b = P[k + 1];
         mul64(R[d], R[d + 1], b, b >> 31);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
       }
       case 0x37: {
-        const b = IMM[i];
+        const b = P[k + 1];
         if (b === 0) {
           R[d] = 0;
           R[d + 1] = 0;
         } else {
-          if (OFF[i] === 1) sdivmod64(R[d], R[d + 1], b, b >> 31, false);
+          if ((w >> 16) === 1) sdivmod64(R[d], R[d + 1], b, b >> 31, false);
           else udivmod64(R[d], R[d + 1], b, b >> 31, false);
           R[d] = OUT[0];
           R[d + 1] = OUT[1];
@@ -337,24 +343,24 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0x47: {
-        const b = IMM[i];
+        const b = P[k + 1];
         R[d] |= b;
         R[d + 1] |= b >> 31;
         continue;
       }
       case 0x57: {
-        const b = IMM[i];
+        const b = P[k + 1];
         R[d] &= b;
         R[d + 1] &= b >> 31;
         continue;
       }
       case 0x67:
-        shl64(R[d], R[d + 1], IMM[i] & 63);
+        shl64(R[d], R[d + 1], P[k + 1] & 63);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
       case 0x77:
-        shr64(R[d], R[d + 1], IMM[i] & 63);
+        shr64(R[d], R[d + 1], P[k + 1] & 63);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
@@ -365,9 +371,9 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0x97: {
-        const b = IMM[i];
+        const b = P[k + 1];
         if (b !== 0) {
-          if (OFF[i] === 1) sdivmod64(R[d], R[d + 1], b, b >> 31, true);
+          if ((w >> 16) === 1) sdivmod64(R[d], R[d + 1], b, b >> 31, true);
           else udivmod64(R[d], R[d + 1], b, b >> 31, true);
           R[d] = OUT[0];
           R[d + 1] = OUT[1];
@@ -375,52 +381,52 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0xa7: {
-        const b = IMM[i];
+        const b = P[k + 1];
         R[d] ^= b;
         R[d + 1] ^= b >> 31;
         continue;
       }
       case 0xb7: {
-        const b = IMM[i];
+        const b = P[k + 1];
         R[d] = b;
         R[d + 1] = b >> 31;
         continue;
       }
       case 0xc7:
-        sar64(R[d], R[d + 1], IMM[i] & 63);
+        sar64(R[d], R[d + 1], P[k + 1] & 63);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
 
       // ---------------- ALU64, register ----------------
       case 0x0f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         const lo = (R[d] >>> 0) + (R[s] >>> 0);
         R[d + 1] = R[d + 1] + R[s + 1] + (lo > 0xffffffff ? 1 : 0);
         R[d] = lo;
         continue;
       }
       case 0x1f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         const lo = (R[d] >>> 0) - (R[s] >>> 0);
         R[d + 1] = R[d + 1] - R[s + 1] - (lo < 0 ? 1 : 0);
         R[d] = lo;
         continue;
       }
       case 0x2f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         mul64(R[d], R[d + 1], R[s], R[s + 1]);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
       }
       case 0x3f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         if (R[s] === 0 && R[s + 1] === 0) {
           R[d] = 0;
           R[d + 1] = 0;
         } else {
-          if (OFF[i] === 1) sdivmod64(R[d], R[d + 1], R[s], R[s + 1], false);
+          if ((w >> 16) === 1) sdivmod64(R[d], R[d + 1], R[s], R[s + 1], false);
           else udivmod64(R[d], R[d + 1], R[s], R[s + 1], false);
           R[d] = OUT[0];
           R[d + 1] = OUT[1];
@@ -428,31 +434,31 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0x4f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         R[d] |= R[s];
         R[d + 1] |= R[s + 1];
         continue;
       }
       case 0x5f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         R[d] &= R[s];
         R[d + 1] &= R[s + 1];
         continue;
       }
       case 0x6f:
-        shl64(R[d], R[d + 1], R[SRC[i] << 1] & 63);
+        shl64(R[d], R[d + 1], R[((w >>> 11) & 0x1e)] & 63);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
       case 0x7f:
-        shr64(R[d], R[d + 1], R[SRC[i] << 1] & 63);
+        shr64(R[d], R[d + 1], R[((w >>> 11) & 0x1e)] & 63);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
       case 0x9f: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         if (R[s] !== 0 || R[s + 1] !== 0) {
-          if (OFF[i] === 1) sdivmod64(R[d], R[d + 1], R[s], R[s + 1], true);
+          if ((w >> 16) === 1) sdivmod64(R[d], R[d + 1], R[s], R[s + 1], true);
           else udivmod64(R[d], R[d + 1], R[s], R[s + 1], true);
           R[d] = OUT[0];
           R[d + 1] = OUT[1];
@@ -460,14 +466,14 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0xaf: {
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         R[d] ^= R[s];
         R[d + 1] ^= R[s + 1];
         continue;
       }
       case 0xbf: {
-        const s = SRC[i] << 1;
-        const off = OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        const off = (w >> 16);
         if (off === 0) {
           R[d] = R[s];
           R[d + 1] = R[s + 1];
@@ -490,12 +496,12 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0xcf:
-        sar64(R[d], R[d + 1], R[SRC[i] << 1] & 63);
+        sar64(R[d], R[d + 1], R[((w >>> 11) & 0x1e)] & 63);
         R[d] = OUT[0];
         R[d + 1] = OUT[1];
         continue;
       case 0xd7: {
-        const w = IMM[i];
+        const w = P[k + 1];
         if (w === 16) {
           R[d] = bswap16(R[d]);
           R[d + 1] = 0;
@@ -515,35 +521,35 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- ALU (32-bit), immediate ----------------
       case 0x04:
-        R[d] = R[d] + IMM[i];
+        R[d] = R[d] + P[k + 1];
         R[d + 1] = 0;
         continue;
       case 0x14:
-        R[d] = R[d] - IMM[i];
+        R[d] = R[d] - P[k + 1];
         R[d + 1] = 0;
         continue;
       case 0x24:
-        R[d] = Math.imul(R[d], IMM[i]);
+        R[d] = Math.imul(R[d], P[k + 1]);
         R[d + 1] = 0;
         continue;
       case 0x34:
-        R[d] = div32(R[d], IMM[i], OFF[i]);
+        R[d] = div32(R[d], P[k + 1], (w >> 16));
         R[d + 1] = 0;
         continue;
       case 0x44:
-        R[d] |= IMM[i];
+        R[d] |= P[k + 1];
         R[d + 1] = 0;
         continue;
       case 0x54:
-        R[d] &= IMM[i];
+        R[d] &= P[k + 1];
         R[d + 1] = 0;
         continue;
       case 0x64:
-        R[d] <<= IMM[i] & 31;
+        R[d] <<= P[k + 1] & 31;
         R[d + 1] = 0;
         continue;
       case 0x74:
-        R[d] = R[d] >>> (IMM[i] & 31);
+        R[d] = R[d] >>> (P[k + 1] & 31);
         R[d + 1] = 0;
         continue;
       case 0x84:
@@ -551,23 +557,23 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         R[d + 1] = 0;
         continue;
       case 0x94:
-        R[d] = mod32(R[d], IMM[i], OFF[i]);
+        R[d] = mod32(R[d], P[k + 1], (w >> 16));
         R[d + 1] = 0;
         continue;
       case 0xa4:
-        R[d] ^= IMM[i];
+        R[d] ^= P[k + 1];
         R[d + 1] = 0;
         continue;
       case 0xb4:
-        R[d] = IMM[i];
+        R[d] = P[k + 1];
         R[d + 1] = 0;
         continue;
       case 0xc4:
-        R[d] >>= IMM[i] & 31;
+        R[d] >>= P[k + 1] & 31;
         R[d + 1] = 0;
         continue;
       case 0xd4: {
-        const w = IMM[i];
+        const w = P[k + 1];
         if (w === 16) {
           R[d] &= 0xffff;
           R[d + 1] = 0;
@@ -580,7 +586,7 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0xdc: {
-        const w = IMM[i];
+        const w = P[k + 1];
         if (w === 16) {
           R[d] = bswap16(R[d]);
           R[d + 1] = 0;
@@ -600,48 +606,48 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- ALU (32-bit), register ----------------
       case 0x0c:
-        R[d] = R[d] + R[SRC[i] << 1];
+        R[d] = R[d] + R[((w >>> 11) & 0x1e)];
         R[d + 1] = 0;
         continue;
       case 0x1c:
-        R[d] = R[d] - R[SRC[i] << 1];
+        R[d] = R[d] - R[((w >>> 11) & 0x1e)];
         R[d + 1] = 0;
         continue;
       case 0x2c:
-        R[d] = Math.imul(R[d], R[SRC[i] << 1]);
+        R[d] = Math.imul(R[d], R[((w >>> 11) & 0x1e)]);
         R[d + 1] = 0;
         continue;
       case 0x3c:
-        R[d] = div32(R[d], R[SRC[i] << 1], OFF[i]);
+        R[d] = div32(R[d], R[((w >>> 11) & 0x1e)], (w >> 16));
         R[d + 1] = 0;
         continue;
       case 0x4c:
-        R[d] |= R[SRC[i] << 1];
+        R[d] |= R[((w >>> 11) & 0x1e)];
         R[d + 1] = 0;
         continue;
       case 0x5c:
-        R[d] &= R[SRC[i] << 1];
+        R[d] &= R[((w >>> 11) & 0x1e)];
         R[d + 1] = 0;
         continue;
       case 0x6c:
-        R[d] <<= R[SRC[i] << 1] & 31;
+        R[d] <<= R[((w >>> 11) & 0x1e)] & 31;
         R[d + 1] = 0;
         continue;
       case 0x7c:
-        R[d] = R[d] >>> (R[SRC[i] << 1] & 31);
+        R[d] = R[d] >>> (R[((w >>> 11) & 0x1e)] & 31);
         R[d + 1] = 0;
         continue;
       case 0x9c:
-        R[d] = mod32(R[d], R[SRC[i] << 1], OFF[i]);
+        R[d] = mod32(R[d], R[((w >>> 11) & 0x1e)], (w >> 16));
         R[d + 1] = 0;
         continue;
       case 0xac:
-        R[d] ^= R[SRC[i] << 1];
+        R[d] ^= R[((w >>> 11) & 0x1e)];
         R[d + 1] = 0;
         continue;
       case 0xbc: {
-        const v = R[SRC[i] << 1];
-        const off = OFF[i];
+        const v = R[((w >>> 11) & 0x1e)];
+        const off = (w >> 16);
         if (off === 0) R[d] = v;
         else if (off === 8) R[d] = (v << 24) >> 24;
         else if (off === 16) R[d] = (v << 16) >> 16;
@@ -653,72 +659,102 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0xcc:
-        R[d] >>= R[SRC[i] << 1] & 31;
+        R[d] >>= R[((w >>> 11) & 0x1e)] & 31;
         R[d + 1] = 0;
         continue;
 
       // ---------------- 64-bit immediate load ----------------
       case 0x18:
-        if (SRC[i] === 3) {
+        if (((w >>> 12) & 0xf) === 3) {
           fault = makeFault('bad-insn', prog, i, 'lddw BTF variable addresses (src 3) are not supported', R);
           break run;
         }
-        R[d] = IMM[i];
+        R[d] = P[k + 1];
         R[d + 1] = IMMHI[i];
         pc++;
         continue;
 
       // ---------------- loads ----------------
       case 0x61: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 4, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 4, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 4 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 4, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 4, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         R[d] = dv.getInt32(a, true);
         R[d + 1] = 0;
         continue;
       }
       case 0x69: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 2, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 2, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 2 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 2, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 2, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         R[d] = dv.getUint16(a, true);
         R[d + 1] = 0;
         continue;
       }
       case 0x71: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 1, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 1, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 1 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 1, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 1, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         R[d] = u8[a];
         R[d + 1] = 0;
         continue;
       }
       case 0x79: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 8, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 8, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 8 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 8, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 8, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         R[d] = dv.getInt32(a, true);
         R[d + 1] = dv.getInt32(a + 4, true);
         continue;
       }
       case 0x81: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 4, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 4, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 4 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 4, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 4, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         const v = dv.getInt32(a, true);
         R[d] = v;
@@ -726,11 +762,17 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0x89: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 2, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 2, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 2 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 2, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 2, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         const v = dv.getInt16(a, true);
         R[d] = v;
@@ -738,11 +780,17 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0x91: {
-        const s = SRC[i] << 1;
-        const a = (R[s] >>> 0) + OFF[i];
-        if (R[s + 1] !== 0 || !mem.canAccess(a, 1, false)) {
-          fault = memFault(prog, i, mem, R, s, OFF[i], 1, false);
-          break run;
+        const s = ((w >>> 11) & 0x1e);
+        const a = (R[s] >>> 0) + (w >> 16);
+        if (R[s + 1] !== 0 || a < rLo || a + 1 > rHi) {
+          if (R[s + 1] !== 0 || !mem.canAccess(a, 1, false)) {
+            fault = memFault(prog, i, mem, R, s, (w >> 16), 1, false);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          rLo = mem.regionStart[id];
+          rHi = mem.regionEnd[id];
         }
         const v = (u8[a] << 24) >> 24;
         R[d] = v;
@@ -752,39 +800,63 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- stores (immediate) ----------------
       case 0x62: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 4, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 4, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 4 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 4, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 4, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        dv.setInt32(a, IMM[i], true);
+        dv.setInt32(a, P[k + 1], true);
         continue;
       }
       case 0x6a: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 2, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 2, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 2 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 2, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 2, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        dv.setInt16(a, IMM[i], true);
+        dv.setInt16(a, P[k + 1], true);
         continue;
       }
       case 0x72: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 1, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 1, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 1 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 1, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 1, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        u8[a] = IMM[i];
+        u8[a] = P[k + 1];
         continue;
       }
       case 0x7a: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 8, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 8, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 8 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 8, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 8, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        const b = IMM[i];
+        const b = P[k + 1];
         dv.setInt32(a, b, true);
         dv.setInt32(a + 4, b >> 31, true);
         continue;
@@ -792,39 +864,63 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- stores (register) ----------------
       case 0x63: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 4, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 4, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 4 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 4, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 4, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        dv.setInt32(a, R[SRC[i] << 1], true);
+        dv.setInt32(a, R[((w >>> 11) & 0x1e)], true);
         continue;
       }
       case 0x6b: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 2, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 2, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 2 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 2, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 2, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        dv.setInt16(a, R[SRC[i] << 1], true);
+        dv.setInt16(a, R[((w >>> 11) & 0x1e)], true);
         continue;
       }
       case 0x73: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 1, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 1, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 1 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 1, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 1, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        u8[a] = R[SRC[i] << 1];
+        u8[a] = R[((w >>> 11) & 0x1e)];
         continue;
       }
       case 0x7b: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 8, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 8, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 8 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 8, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 8, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         dv.setInt32(a, R[s], true);
         dv.setInt32(a + 4, R[s + 1], true);
         continue;
@@ -832,15 +928,21 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- atomics ----------------
       case 0xc3: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 4, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 4, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 4 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 4, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 4, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         const old = dv.getInt32(a, true);
         const v = R[s];
-        const op = IMM[i];
+        const op = P[k + 1];
         switch (op) {
           case 0x00:
           case 0x01:
@@ -877,17 +979,23 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       case 0xdb: {
-        const a = (R[d] >>> 0) + OFF[i];
-        if (R[d + 1] !== 0 || !mem.canAccess(a, 8, true)) {
-          fault = memFault(prog, i, mem, R, d, OFF[i], 8, true);
-          break run;
+        const a = (R[d] >>> 0) + (w >> 16);
+        if (R[d + 1] !== 0 || a < wLo || a + 8 > wHi) {
+          if (R[d + 1] !== 0 || !mem.canAccess(a, 8, true)) {
+            fault = memFault(prog, i, mem, R, d, (w >> 16), 8, true);
+            break run;
+          }
+          // Cache the region's bounds: later accesses inside it need no lookup.
+          const id = mem.owner[a >>> GRANULE_SHIFT];
+          wLo = mem.regionStart[id];
+          wHi = mem.regionEnd[id];
         }
-        const s = SRC[i] << 1;
+        const s = ((w >>> 11) & 0x1e);
         const oldLo = dv.getInt32(a, true);
         const oldHi = dv.getInt32(a + 4, true);
         const vLo = R[s];
         const vHi = R[s + 1];
-        const op = IMM[i];
+        const op = P[k + 1];
         let nLo: number;
         let nHi: number;
         switch (op) {
@@ -940,182 +1048,182 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- jumps (64-bit compare) ----------------
       case 0x05:
-        pc += OFF[i];
+        pc += (w >> 16);
         continue;
       case 0x06:
-        pc += IMM[i];
+        pc += P[k + 1];
         continue;
       case 0x15:
-        if (R[d] === IMM[i] && R[d + 1] === IMM[i] >> 31) pc += OFF[i];
+        if (R[d] === P[k + 1] && R[d + 1] === P[k + 1] >> 31) pc += (w >> 16);
         continue;
       case 0x1d: {
-        const s = SRC[i] << 1;
-        if (R[d] === R[s] && R[d + 1] === R[s + 1]) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (R[d] === R[s] && R[d + 1] === R[s + 1]) pc += (w >> 16);
         continue;
       }
       case 0x55:
-        if (R[d] !== IMM[i] || R[d + 1] !== IMM[i] >> 31) pc += OFF[i];
+        if (R[d] !== P[k + 1] || R[d + 1] !== P[k + 1] >> 31) pc += (w >> 16);
         continue;
       case 0x5d: {
-        const s = SRC[i] << 1;
-        if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (R[d] !== R[s] || R[d + 1] !== R[s + 1]) pc += (w >> 16);
         continue;
       }
       case 0x45: {
-        const b = IMM[i];
-        if ((R[d] & b) !== 0 || (R[d + 1] & (b >> 31)) !== 0) pc += OFF[i];
+        const b = P[k + 1];
+        if ((R[d] & b) !== 0 || (R[d + 1] & (b >> 31)) !== 0) pc += (w >> 16);
         continue;
       }
       case 0x4d: {
-        const s = SRC[i] << 1;
-        if ((R[d] & R[s]) !== 0 || (R[d + 1] & R[s + 1]) !== 0) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if ((R[d] & R[s]) !== 0 || (R[d + 1] & R[s + 1]) !== 0) pc += (w >> 16);
         continue;
       }
       case 0x25:
-        if (gtU(R[d + 1], R[d], IMM[i] >> 31, IMM[i])) pc += OFF[i];
+        if (gtU(R[d + 1], R[d], P[k + 1] >> 31, P[k + 1])) pc += (w >> 16);
         continue;
       case 0x2d: {
-        const s = SRC[i] << 1;
-        if (gtU(R[d + 1], R[d], R[s + 1], R[s])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (gtU(R[d + 1], R[d], R[s + 1], R[s])) pc += (w >> 16);
         continue;
       }
       case 0x35:
-        if (geU(R[d + 1], R[d], IMM[i] >> 31, IMM[i])) pc += OFF[i];
+        if (geU(R[d + 1], R[d], P[k + 1] >> 31, P[k + 1])) pc += (w >> 16);
         continue;
       case 0x3d: {
-        const s = SRC[i] << 1;
-        if (geU(R[d + 1], R[d], R[s + 1], R[s])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (geU(R[d + 1], R[d], R[s + 1], R[s])) pc += (w >> 16);
         continue;
       }
       case 0xa5:
-        if (gtU(IMM[i] >> 31, IMM[i], R[d + 1], R[d])) pc += OFF[i];
+        if (gtU(P[k + 1] >> 31, P[k + 1], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       case 0xad: {
-        const s = SRC[i] << 1;
-        if (gtU(R[s + 1], R[s], R[d + 1], R[d])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (gtU(R[s + 1], R[s], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       }
       case 0xb5:
-        if (geU(IMM[i] >> 31, IMM[i], R[d + 1], R[d])) pc += OFF[i];
+        if (geU(P[k + 1] >> 31, P[k + 1], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       case 0xbd: {
-        const s = SRC[i] << 1;
-        if (geU(R[s + 1], R[s], R[d + 1], R[d])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (geU(R[s + 1], R[s], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       }
       case 0x65:
-        if (gtS(R[d + 1], R[d], IMM[i] >> 31, IMM[i])) pc += OFF[i];
+        if (gtS(R[d + 1], R[d], P[k + 1] >> 31, P[k + 1])) pc += (w >> 16);
         continue;
       case 0x6d: {
-        const s = SRC[i] << 1;
-        if (gtS(R[d + 1], R[d], R[s + 1], R[s])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (gtS(R[d + 1], R[d], R[s + 1], R[s])) pc += (w >> 16);
         continue;
       }
       case 0x75:
-        if (geS(R[d + 1], R[d], IMM[i] >> 31, IMM[i])) pc += OFF[i];
+        if (geS(R[d + 1], R[d], P[k + 1] >> 31, P[k + 1])) pc += (w >> 16);
         continue;
       case 0x7d: {
-        const s = SRC[i] << 1;
-        if (geS(R[d + 1], R[d], R[s + 1], R[s])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (geS(R[d + 1], R[d], R[s + 1], R[s])) pc += (w >> 16);
         continue;
       }
       case 0xc5:
-        if (gtS(IMM[i] >> 31, IMM[i], R[d + 1], R[d])) pc += OFF[i];
+        if (gtS(P[k + 1] >> 31, P[k + 1], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       case 0xcd: {
-        const s = SRC[i] << 1;
-        if (gtS(R[s + 1], R[s], R[d + 1], R[d])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (gtS(R[s + 1], R[s], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       }
       case 0xd5:
-        if (geS(IMM[i] >> 31, IMM[i], R[d + 1], R[d])) pc += OFF[i];
+        if (geS(P[k + 1] >> 31, P[k + 1], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       case 0xdd: {
-        const s = SRC[i] << 1;
-        if (geS(R[s + 1], R[s], R[d + 1], R[d])) pc += OFF[i];
+        const s = ((w >>> 11) & 0x1e);
+        if (geS(R[s + 1], R[s], R[d + 1], R[d])) pc += (w >> 16);
         continue;
       }
 
       // ---------------- jumps (32-bit compare) ----------------
       case 0x16:
-        if (R[d] === IMM[i]) pc += OFF[i];
+        if (R[d] === P[k + 1]) pc += (w >> 16);
         continue;
       case 0x1e:
-        if (R[d] === R[SRC[i] << 1]) pc += OFF[i];
+        if (R[d] === R[((w >>> 11) & 0x1e)]) pc += (w >> 16);
         continue;
       case 0x56:
-        if (R[d] !== IMM[i]) pc += OFF[i];
+        if (R[d] !== P[k + 1]) pc += (w >> 16);
         continue;
       case 0x5e:
-        if (R[d] !== R[SRC[i] << 1]) pc += OFF[i];
+        if (R[d] !== R[((w >>> 11) & 0x1e)]) pc += (w >> 16);
         continue;
       case 0x46:
-        if ((R[d] & IMM[i]) !== 0) pc += OFF[i];
+        if ((R[d] & P[k + 1]) !== 0) pc += (w >> 16);
         continue;
       case 0x4e:
-        if ((R[d] & R[SRC[i] << 1]) !== 0) pc += OFF[i];
+        if ((R[d] & R[((w >>> 11) & 0x1e)]) !== 0) pc += (w >> 16);
         continue;
       case 0x26:
-        if (R[d] >>> 0 > IMM[i] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 > P[k + 1] >>> 0) pc += (w >> 16);
         continue;
       case 0x2e:
-        if (R[d] >>> 0 > R[SRC[i] << 1] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 > R[((w >>> 11) & 0x1e)] >>> 0) pc += (w >> 16);
         continue;
       case 0x36:
-        if (R[d] >>> 0 >= IMM[i] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 >= P[k + 1] >>> 0) pc += (w >> 16);
         continue;
       case 0x3e:
-        if (R[d] >>> 0 >= R[SRC[i] << 1] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 >= R[((w >>> 11) & 0x1e)] >>> 0) pc += (w >> 16);
         continue;
       case 0xa6:
-        if (R[d] >>> 0 < IMM[i] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 < P[k + 1] >>> 0) pc += (w >> 16);
         continue;
       case 0xae:
-        if (R[d] >>> 0 < R[SRC[i] << 1] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 < R[((w >>> 11) & 0x1e)] >>> 0) pc += (w >> 16);
         continue;
       case 0xb6:
-        if (R[d] >>> 0 <= IMM[i] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 <= P[k + 1] >>> 0) pc += (w >> 16);
         continue;
       case 0xbe:
-        if (R[d] >>> 0 <= R[SRC[i] << 1] >>> 0) pc += OFF[i];
+        if (R[d] >>> 0 <= R[((w >>> 11) & 0x1e)] >>> 0) pc += (w >> 16);
         continue;
       case 0x66:
-        if (R[d] > IMM[i]) pc += OFF[i];
+        if (R[d] > P[k + 1]) pc += (w >> 16);
         continue;
       case 0x6e:
-        if (R[d] > R[SRC[i] << 1]) pc += OFF[i];
+        if (R[d] > R[((w >>> 11) & 0x1e)]) pc += (w >> 16);
         continue;
       case 0x76:
-        if (R[d] >= IMM[i]) pc += OFF[i];
+        if (R[d] >= P[k + 1]) pc += (w >> 16);
         continue;
       case 0x7e:
-        if (R[d] >= R[SRC[i] << 1]) pc += OFF[i];
+        if (R[d] >= R[((w >>> 11) & 0x1e)]) pc += (w >> 16);
         continue;
       case 0xc6:
-        if (R[d] < IMM[i]) pc += OFF[i];
+        if (R[d] < P[k + 1]) pc += (w >> 16);
         continue;
       case 0xce:
-        if (R[d] < R[SRC[i] << 1]) pc += OFF[i];
+        if (R[d] < R[((w >>> 11) & 0x1e)]) pc += (w >> 16);
         continue;
       case 0xd6:
-        if (R[d] <= IMM[i]) pc += OFF[i];
+        if (R[d] <= P[k + 1]) pc += (w >> 16);
         continue;
       case 0xde:
-        if (R[d] <= R[SRC[i] << 1]) pc += OFF[i];
+        if (R[d] <= R[((w >>> 11) & 0x1e)]) pc += (w >> 16);
         continue;
 
       // ---------------- calls and exit ----------------
       case 0x85:
       case 0x8d: {
         let id: number;
-        if (OP[i] === 0x8d) {
+        if ((w & 0xff) === 0x8d) {
           if (R[d + 1] !== 0) {
             fault = makeFault('helper', prog, i, `callx: r${d >>> 1} holds no helper id`, R);
             break run;
           }
           id = R[d] >>> 0;
         } else {
-          const src = SRC[i];
+          const src = ((w >>> 12) & 0xf);
           if (src === 1) {
             // bpf-to-bpf call: new frame, r6..r10 saved.
             if (depth + 1 >= MAX_CALL_FRAMES) {
@@ -1130,14 +1238,14 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
             st.isLoop[depth] = 0;
             R[20] = tops[depth];
             R[21] = 0;
-            pc = i + 1 + IMM[i];
+            pc = i + 1 + P[k + 1];
             continue;
           }
           if (src !== 0) {
             fault = makeFault('bad-insn', prog, i, `call with src ${src} (kfunc/runtime calls) is not supported`, R);
             break run;
           }
-          id = IMM[i];
+          id = P[k + 1];
         }
         if (id === HELPER_TAIL_CALL) {
           const map = R[5] === 0 ? rt.mapByHandle(R[4] >>> 0) : undefined;
@@ -1147,12 +1255,9 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
           if (!isLoadedProgram(next)) continue;
           tailCalls++;
           prog = next;
-          OP = prog.code.op;
-          DST = prog.code.dst;
-          SRC = prog.code.src;
-          OFF = prog.code.off;
-          IMM = prog.code.imm;
+          P = prog.code.packed;
           IMMHI = prog.code.immHi;
+          N = prog.code.length;
           pc = 0;
           continue;
         }
@@ -1174,7 +1279,7 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
             continue;
           }
           const fn = R[4];
-          if (R[5] !== 0 || fn < 0 || fn >= OP.length) {
+          if (R[5] !== 0 || fn < 0 || fn >= N) {
             fault = makeFault('helper', prog, i, `bpf_loop: r2 is not a callback address`, R);
             break run;
           }
@@ -1207,6 +1312,8 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
           fault = makeFault('helper', prog, i, err, R);
           break run;
         }
+        rLo = wLo = 1;
+        rHi = wHi = 0;
         if (mem.generation !== gen) {
           gen = mem.generation;
           dv = mem.dv;
@@ -1240,20 +1347,17 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         const back = st.progs[depth];
         if (back !== undefined && back !== prog) {
           prog = back;
-          OP = prog.code.op;
-          DST = prog.code.dst;
-          SRC = prog.code.src;
-          OFF = prog.code.off;
-          IMM = prog.code.imm;
+          P = prog.code.packed;
           IMMHI = prog.code.immHi;
+          N = prog.code.length;
         }
         continue;
       }
       default: {
         const what =
-          i < 0 || i >= OP.length
-            ? `jump or fall-through outside the program (0..${OP.length - 1})`
-            : `unknown opcode 0x${OP[i].toString(16).padStart(2, '0')}`;
+          i < 0 || i >= N
+            ? `jump or fall-through outside the program (0..${N - 1})`
+            : `unknown opcode 0x${(w & 0xff).toString(16).padStart(2, '0')}`;
         fault = makeFault('bad-insn', prog, i, what, R);
         break run;
       }

@@ -46,6 +46,11 @@ export interface DecodedCode {
   imm: Int32Array;
   /** High 32 bits of an lddw's value (the next slot's imm, or 0 after linking); 0 elsewhere. */
   immHi: Int32Array;
+  /**
+   * The same slots packed for the interpreter's dispatch, two int32 per slot:
+   * [2pc] = opcode | dst << 8 | src << 12 | off << 16, [2pc + 1] = imm (linked).
+   */
+  packed: Int32Array;
 }
 
 export interface LoadedProgram {
@@ -101,6 +106,7 @@ export function loadProgram(spec: ProgramSpec, bindMap?: (def: MapDef, index: nu
     off: new Int16Array(n),
     imm: new Int32Array(n),
     immHi: new Int32Array(n),
+    packed: new Int32Array(2 * n),
   };
   // mapRefs is authoritative where given (an ELF loader may leave imm as 0); else imm is the index.
   const refAt = new Map<number, number>();
@@ -152,6 +158,10 @@ export function loadProgram(spec: ProgramSpec, bindMap?: (def: MapDef, index: nu
     code.src[pc] = next.src;
     code.off[pc] = next.off;
     code.imm[pc] = next.imm;
+  }
+  for (let pc = 0; pc < n; pc++) {
+    code.packed[2 * pc] = code.op[pc] | (code.dst[pc] << 8) | (code.src[pc] << 12) | (code.off[pc] << 16);
+    code.packed[2 * pc + 1] = code.imm[pc];
   }
   return { spec, insns, code, maps, stats: { runs: 0, instructions: 0, timeNs: 0 } };
 }

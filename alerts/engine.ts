@@ -11,6 +11,7 @@ import { hostname as osHostname } from 'node:os';
 import { AlertBuilder, dropAlert, type Alert, type Enricher } from './alert.js';
 import { decodeRecord, type RuleTable } from './record-format.js';
 import type { OutputRenderer } from './render.js';
+import { rulesRenderer } from './render-rules.js';
 import { IncidentStore, type IngestResult } from './store/store.js';
 import { toEndpoint, type Endpoint, type WebhookSpec } from './webhooks/endpoint.js';
 import { DeliveryWorker, type DeliveryOptions } from './webhooks/worker.js';
@@ -57,6 +58,19 @@ export function ringSource(map: RingBufLike, consumer: RingConsumerLike, program
         if (map.onWakeup === mine) map.onWakeup = prev;
       };
     },
+  };
+}
+
+/** Sum of a per-CPU u64 drop counter (DROP_COUNTER_MAP) read through the map's userspace API. */
+export function dropCounterReader(map: { lookup(key: Uint8Array, cpu?: number): Uint8Array | undefined }): () => number {
+  const key = new Uint8Array(4);
+  return () => {
+    const v = map.lookup(key);
+    if (v === undefined) return 0;
+    const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    let n = 0;
+    for (let o = 0; o + 8 <= v.byteLength; o += 8) n += dv.getUint32(o, true) + dv.getUint32(o + 4, true) * 4294967296;
+    return n;
   };
 }
 
@@ -140,7 +154,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   if (opts.aggregationWindowMs !== undefined) store.setAggregationWindow(opts.aggregationWindowMs);
   const endpoints: Endpoint[] = (opts.webhooks ?? []).map(toEndpoint);
   let rules = opts.rules;
-  const builder = new AlertBuilder({ hostname, renderer: opts.renderer, enricher: opts.enricher, clock: opts.clock });
+  const builder = new AlertBuilder({ hostname, renderer: opts.renderer ?? rulesRenderer, enricher: opts.enricher, clock: opts.clock });
   const worker = new DeliveryWorker(store, endpoints, log, opts.delivery);
   const batchMax = opts.batchMax ?? 4096;
   const dropEveryMs = opts.dropReportIntervalMs ?? 10_000;

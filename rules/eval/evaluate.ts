@@ -95,9 +95,14 @@ function check(c: TCheck, ev: Evaluation): boolean {
     rhs = Array.isArray(r) ? r : [r];
   } else if (c.rhs.kind === 'values') rhs = c.rhs.values;
   else return false;
-  const values = Array.isArray(lhs) ? lhs : [lhs];
-  // multi-valued fields: any value satisfying the check makes it hold
-  for (const v of values) if (checkOne(c, v, rhs)) return true;
+  if (!Array.isArray(lhs)) return checkOne(c, lhs, rhs);
+  // multi-valued fields: any value satisfying the check makes it hold; `!=` holds when no
+  // value is equal (libsinsp compare_ip: fd.ip != X means neither end is X)
+  if (c.op === '!=' && c.modifier === undefined) {
+    const r = rhs[0];
+    return r !== undefined && !lhs.some((v) => compare('=', v, r));
+  }
+  for (const v of lhs) if (checkOne(c, v, rhs)) return true;
   return false;
 }
 

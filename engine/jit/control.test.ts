@@ -9,7 +9,8 @@ import { VmMemory } from '../memory.js';
 import { createMap, ProgArrayMap } from '../maps/index.js';
 import type { BpfMap } from '../runtime.js';
 import type { MapUserApi } from '../maps/api.js';
-import { compileProgram, runJit, type JitProgram } from './index.js';
+import { compileProgram, jitRunner, runJit, type JitProgram } from './index.js';
+import { jitOf } from './run.js';
 import { memDiff, r0 } from './test-util.js';
 
 interface World {
@@ -202,5 +203,26 @@ none:
     expect(p.stats.runs).toBe(3);
     expect(p.stats.instructions).toBe(6);
     expect(p.stats.timeNs).toBeGreaterThan(0);
+  });
+
+  it('jitRunner compiles a program on its first firing and reuses it', () => {
+    const rt = createTestRuntime({ mem: new VmMemory({ initialBytes: 1 << 20 }), progType: 'raw' });
+    const a = assemble('ldxw r0, [r1+0]\nadd r0, 1\nexit\n');
+    const p = loadProgram({ name: 'fire', insns: a.insns, maps: [], mapRefs: [], progType: 'raw' });
+    const logs: string[] = [];
+    const run = jitRunner({ log: (m) => logs.push(m) });
+    const addr = rt.setContext(new Uint8Array([41, 0, 0, 0]), true);
+    expect(r0(run(p, rt, addr))).toBe(42n);
+    const jp = jitOf.get(p);
+    expect(jp).toBeDefined();
+    expect(r0(run(p, rt, addr))).toBe(42n);
+    expect(jitOf.get(p)).toBe(jp);
+    expect(logs).toEqual([]);
+    // An unverifiable program is logged once and interpreted.
+    const bad = loadProgram({ name: 'bad', insns: assemble('mov r0, r7\nexit\n').insns, maps: [], mapRefs: [], progType: 'raw' });
+    run(bad, rt, addr);
+    run(bad, rt, addr);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/bad: JIT unavailable, using the interpreter/);
   });
 });

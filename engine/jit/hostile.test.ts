@@ -94,6 +94,18 @@ describe('hostile bytecode and the JIT', () => {
     expect(b.res.fault?.message).toMatch(/wasm trap/);
   });
 
+  it('a context smaller than the verified reads sends the run to the bounds-checking interpreter', () => {
+    const p = prog(assemble('ldxdw r0, [r1+8]\nexit\n').insns);
+    const jp = compileProgram(p, verifyRaw(16));
+    if ('error' in jp) throw new Error(jp.error);
+    expect(jp.maxCtxOffset).toBe(16);
+    const ok = runOn(p, jp, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+    expect(ok.res.r0lo).toBe(9);
+    const short = runOn(p, jp, new Uint8Array(8));
+    expect(short.res.fault?.kind).toBe('memory');
+    expect(short.res.fault?.message).toMatch(/invalid read/);
+  });
+
   it('the bytes of the program only ever become numbers in the module', () => {
     // Every opcode byte value, decoded and re-encoded, compiles only after verification; a
     // program with a name full of wasm-looking text changes nothing in the module.

@@ -54,6 +54,7 @@ export function compileProgram(prog: LoadedProgram, opts: JitOptions = {}): JitP
       compileMs: performance.now() - t1,
       verifyMs: t1 - t0,
       wasmBytes: info.bytes.length,
+      maxCtxOffset: vr.maxCtxOffset ?? 0,
       compileTarget: (p) =>
         base === undefined
           ? { error: 'no verify options to check the tail-call target with' }
@@ -111,5 +112,24 @@ export function selectExecutor(
     jit: jp,
     compileMs: jp.compileMs,
     run: (rt, a, b, c, d, o) => runJit(jp, rt, a, b, c, d, o),
+  };
+}
+
+/**
+ * A runner for the simulated kernel (collectors/kernel/engine.ts `ProgramRunner`): compiles each
+ * program once on its first firing, verifying it for the runtime's program type and context
+ * size, and runs it on the JIT; a program that cannot be compiled stays on the interpreter
+ * (logged once).
+ */
+export function jitRunner(opts: { log?: (msg: string) => void } = {}): (prog: LoadedProgram, rt: Runtime, ctxAddr: number) => RunResult {
+  const cache = new WeakMap<LoadedProgram, Executor>();
+  return (prog, rt, ctxAddr) => {
+    let ex = cache.get(prog);
+    if (ex === undefined) {
+      const progType = (PROG_TYPES.includes(rt.progType) ? rt.progType : 'raw') as ProgType;
+      ex = selectExecutor(prog, 'jit', { verify: { progType, ctxSize: rt.ctxSize, maps: prog.spec.maps }, log: opts.log });
+      cache.set(prog, ex);
+    }
+    return ex.run(rt, ctxAddr, 0, 0, 0);
   };
 }

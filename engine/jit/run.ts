@@ -19,6 +19,11 @@ export interface JitProgram {
   /** Wall time of the verification compileProgram ran (0 when given a VerifyResult). */
   readonly verifyMs: number;
   readonly wasmBytes: number;
+  /**
+   * Highest context byte the verifier saw read (exclusive). A run whose context is smaller (a
+   * short tracepoint record) goes to the interpreter, which bounds-checks every access.
+   */
+  readonly maxCtxOffset: number;
   /** How to compile tail-call targets found at run time (same program type and context). */
   readonly compileTarget: (p: LoadedProgram) => JitProgram | { error: string };
   readonly instances: WeakMap<WebAssembly.Memory, JitInstance>;
@@ -192,6 +197,7 @@ export function runJit(
 ): RunResult {
   const t0 = performance.now();
   const budget = opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS;
+  if (jp.maxCtxOffset > rt.ctxSize) return runProgram(jp.prog, rt, r1lo, r1hi, r2lo, r2hi, opts);
   let res: RunResult;
   try {
     const inst = instanceFor(jp, rt.mem);

@@ -14,7 +14,7 @@ import { ElfSession, run } from './prog-elf.js';
 
 const objs = new Map<string, { obj: ElfObject; path: string }>();
 beforeAll(() => {
-  for (const n of ['execsnoop', 'connectlog', 'counts', 'pathstat', 'hello']) {
+  for (const n of ['execsnoop', 'connectlog', 'counts', 'pathstat', 'hello', 'exitsnoop', 'denyconnect', 'portdigits']) {
     const { bytes, path } = compileExample(n);
     objs.set(n, { obj: loadElf(bytes, { fileName: `${n}.o` }), path });
   }
@@ -116,6 +116,59 @@ describe('C programs on the simulated kernel', () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/init-100 +\[000\] .* bpf_trace_printk: exec pid=100 comm=init$/);
     expect(lines[2]).toMatch(/curl-101 .*bpf_trace_printk: connect fd=3 uid=1000 gid=1000 len=16$/);
+    s.close();
+  });
+});
+
+describe('more C programs: perf buffers, kprobe enforcement, bpf_loop', () => {
+  it('exitsnoop: perf_event_output records on tp/sched/sched_process_exit', () => {
+    const s = session('exitsnoop');
+    expect(s.attachedHooks()).toEqual([{ program: 'on_exit', hook: 'tracepoint/sched/sched_process_exit' }]);
+    for (const ev of events()) s.handle(ev);
+    s.handle({ type: 'exit', ts: T0 + 9000n, pid: 101, code: 0 });
+    const recs = s.output.filter((l) => l.kind === 'record');
+    expect(recs).toHaveLength(1);
+    expect(recs[0].map).toBe('exits');
+    expect(recs[0].data).toMatchObject({ pid: 101, prio: 120, comm: 'curl' });
+    s.close();
+  });
+
+  it('denyconnect: a kprobe makes connect() fail with EPERM for the blocked port only', () => {
+    const s = session('denyconnect');
+    expect(s.io.programs[0].error).toBeUndefined();
+    for (const ev of events()) s.handle(ev);
+    const blocked = s.handle({ type: 'connect', ts: T0 + 9000n, pid: 101, fd: 6, family: 'inet', daddr: '203.0.113.9', dport: 4444 });
+    const ev = blocked[0].event;
+    expect(ev).toMatchObject({ type: 'connect', enforced: 'deny', ret: -1 });
+    expect(s.enforced).toBe(1);
+    expect(s.output.filter((l) => l.kind === 'enforced').map((l) => l.text)).toEqual(['enforced deny: pid 101 connect to 203.0.113.9:4444 (ret -1)']);
+    expect(s.output.filter((l) => l.kind === 'trace').map((l) => l.text.replace(/^.*bpf_trace_printk: /, ''))).toEqual(['denied connect to port 4444']);
+    const n = s.io.maps[0].lookup(new Uint8Array(4)) ?? new Uint8Array(8);
+    expect(new DataView(n.buffer, n.byteOffset).getBigUint64(0, true)).toBe(1n);
+    s.close();
+  });
+
+  it('portdigits: bpf_loop callback, two programs in one section, a .rodata.str1.1 literal', () => {
+    const o = objs.get('portdigits')?.obj;
+    expect(o?.programs.map((p) => [p.name, p.section])).toEqual([
+      ['digit_sum', 'tracepoint/syscalls/sys_enter_connect'],
+      ['say_port', 'tracepoint/syscalls/sys_enter_connect'],
+    ]);
+    expect(o?.maps.map((m) => m.def.name)).toEqual(['loop_out', 'p.rodata.str1.1']);
+    const s = session('portdigits');
+    expect(s.io.programs.map((p) => p.error ?? 'ok')).toEqual(['ok', 'ok']);
+    s.handle(events()[0]);
+    s.handle(events()[2]);
+    s.handle({ type: 'connect', ts: T0 + 9000n, pid: 101, fd: 6, family: 'inet', daddr: '203.0.113.9', dport: 443 });
+    const val = (k: number): bigint => {
+      const key = new Uint8Array(4);
+      key[0] = k;
+      const v = s.io.maps[0].lookup(key) ?? new Uint8Array(8);
+      return new DataView(v.buffer, v.byteOffset).getBigUint64(0, true);
+    };
+    expect(val(0)).toBe(11n); // 4 + 4 + 3
+    expect(val(1)).toBe(4n); // three digits, then the callback returns 1 on the fourth call
+    expect(s.output.filter((l) => l.kind === 'trace').map((l) => l.text.replace(/^.*bpf_trace_printk: /, ''))).toEqual(['connect to port 443']);
     s.close();
   });
 });

@@ -22,7 +22,7 @@ import { runProgram } from '../../engine/interpreter.js';
 import { RingBufMap, RingBufConsumer, PerfEventArrayMap, PerfEventReader } from '../../engine/maps/index.js';
 import { MAP_TYPE_NAMES } from '../../engine/maps/types.js';
 import type { ExecEnv, Runtime } from '../../engine/runtime.js';
-import { SimKernel } from '../../collectors/kernel/kernel.js';
+import { SimKernel, type Handled } from '../../collectors/kernel/kernel.js';
 import { hookByName, type HookName } from '../../collectors/kernel/hooks.js';
 import type { KestrelEvent } from '../../collectors/events.js';
 import { readEvents, type EventFormatError } from '../../collectors/ndjson.js';
@@ -31,7 +31,7 @@ import { readTetragon, TetragonImporter } from '../../collectors/tetragon.js';
 // ---- the session: an instantiated object attached to a simulated kernel ----
 
 export interface OutputLine {
-  kind: 'trace' | 'record' | 'lost' | 'fault';
+  kind: 'trace' | 'record' | 'lost' | 'fault' | 'enforced';
   /** The map a record came from. */
   map?: string;
   /** trace_pipe line, rendered record, or message. */
@@ -63,6 +63,7 @@ export class ElfSession {
   readonly output: OutputLine[] = [];
   faults = 0;
   events = 0;
+  enforced = 0;
   private readonly emit: (l: OutputLine) => void;
   private readonly readers: Reader[] = [];
   private readonly runtimes = new Map<string, Runtime>();
@@ -158,6 +159,8 @@ export class ElfSession {
         const c = new RingBufConsumer(m);
         this.readers.push({ map: name, drain: () => c.consume((data) => this.emit(this.render(name, typeId, data.slice()))) });
       } else if (m instanceof PerfEventArrayMap) {
+        // Like libbpf's perf_buffer__new: one perf event (buffer) per CPU, else output is -ENOENT.
+        m.openAll();
         const typeId = this.recordTypeFor(i);
         const r = new PerfEventReader(
           m,
@@ -176,11 +179,20 @@ export class ElfSession {
     return n;
   }
 
-  /** Feed one event through the kernel's hooks, then drain output. */
-  handle(ev: KestrelEvent): void {
+  /** Feed one event through the kernel's hooks, then drain output. Returns what took effect. */
+  handle(ev: KestrelEvent): Handled[] {
     this.events++;
-    this.kernel.handle(ev);
+    const done = this.kernel.handle(ev);
     this.drain();
+    for (const h of done) {
+      const e = h.event;
+      if (e.enforced === undefined) continue;
+      this.enforced++;
+      const what = e.type === 'connect' ? `connect to ${e.daddr ?? e.path ?? '?'}${e.dport !== undefined ? `:${e.dport}` : ''}` : e.type === 'exec' ? `exec ${e.exe}` : e.type;
+      const ret = e.type === 'connect' || e.type === 'exec' ? ` (ret ${e.ret ?? 0})` : '';
+      this.emit({ kind: 'enforced', text: `enforced ${e.enforced}: pid ${e.pid} ${what}${ret}` });
+    }
+    return done;
   }
 
   close(): void {

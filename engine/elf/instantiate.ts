@@ -9,6 +9,7 @@ import type { MapUserApi } from '../maps/index.js';
 import { loadProgram, hasValueAddr, type LoadedProgram } from '../program.js';
 import { verify, HOOK_CONTEXTS, type VerifyResult } from '../verifier/index.js';
 import { ElfError } from './errors.js';
+import { BPF_MAP_TYPE_PERF_EVENT_ARRAY } from '../maps/types.js';
 import { programSpec, type ElfObject, type ElfProgram } from './index.js';
 import { formatLine, lineAt } from './lines.js';
 
@@ -58,7 +59,8 @@ export function createObjectMaps(obj: ElfObject, vm: Vm): (BpfMap & MapUserApi)[
     for (const m of obj.maps) {
       let map: BpfMap & MapUserApi;
       try {
-        map = vm.createMap(m.def);
+        const def = m.def.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY && m.def.maxEntries === 0 ? { ...m.def, maxEntries: vm.cpus } : m.def;
+        map = vm.createMap(def);
       } catch (e) {
         throw new ElfError(`map '${m.def.name}': cannot create: ${e instanceof Error ? e.message : String(e)}`);
       }

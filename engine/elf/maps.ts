@@ -172,7 +172,7 @@ function parseMapDef(btf: Btf, name: string, st: BtfType, sec: Section, offset: 
     if (type === BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
       if (keySize === -1) keySize = 4;
       if (valueSize === -1) valueSize = 4;
-      if (maxEntries === 0) maxEntries = 1;
+      // max_entries 0 means one slot per CPU; instantiate() fills it in (libbpf does the same).
     }
   }
   return {

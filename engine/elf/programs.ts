@@ -127,7 +127,8 @@ function resolveRelocs(c: Omit<Ctx, 'relocsBySection' | 'lineInfo'>, sec: Sectio
     if (r.offset + 2 * INSN > sec.size) throw new ElfError(`${where}: lddw runs past the end of the section`);
     if (r.type !== R_BPF_64_64) throw new ElfError(`${where}: lddw needs an R_BPF_64_64 relocation, got type ${r.type}`);
     if (sym.shndx === c.textIndex) {
-      if (src !== BPF_PSEUDO_FUNC) throw new ElfError(`${where}: lddw of function '${name}' must have src ${BPF_PSEUDO_FUNC} (BPF_PSEUDO_FUNC), has ${src}`);
+      // clang 14 leaves src 0 here; the loader marks it BPF_PSEUDO_FUNC as the kernel wants.
+      if (src !== 0 && src !== BPF_PSEUDO_FUNC) throw new ElfError(`${where}: lddw of function '${name}' has src ${src}`);
       out.set(idx, { kind: 'func', symOff: sym.value });
       continue;
     }
@@ -218,7 +219,14 @@ function link(c: Ctx, main: ElfFunc, budget: { left: number }): Omit<ElfProgram,
           const tf = funcAt(c, c.textIndex, target);
           if (tf === undefined) throw new ElfError(`${where}: function address points at .text insn ${target}, which is in no function`);
           const tOut = place(tf) + (target - tf.start);
-          patches.push({ at, apply: (d) => d.setInt32(at * INSN + 4, tOut - at - 1, true) });
+          patches.push({
+            at,
+            apply: (d) => {
+              d.setUint8(at * INSN + 1, (d.getUint8(at * INSN + 1) & 0x0f) | (BPF_PSEUDO_FUNC << 4));
+              d.setInt32(at * INSN + 4, tOut - at - 1, true);
+              d.setInt32(at * INSN + INSN + 4, 0, true);
+            },
+          });
         } else if (src !== 0) {
           throw new ElfError(`${where}: lddw with src ${src} has no relocation`);
         }

@@ -58,6 +58,7 @@ static u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
 static u64 (*bpf_get_current_uid_gid)(void) = (void *)15;
 static long (*bpf_get_current_comm)(void *buf, u32 size_of_buf) = (void *)16;
 static long (*bpf_perf_event_output)(void *ctx, void *map, u64 flags, void *data, u64 size) = (void *)25;
+static long (*bpf_override_return)(void *regs, u64 rc) = (void *)58;
 static u64 (*bpf_get_current_cgroup_id)(void) = (void *)80;
 static long (*bpf_send_signal)(u32 sig) = (void *)109;
 static long (*bpf_probe_read_user)(void *dst, u32 size, const void *unsafe_ptr) = (void *)112;
@@ -69,6 +70,7 @@ static void *(*bpf_ringbuf_reserve)(void *ringbuf, u64 size, u64 flags) = (void 
 static void (*bpf_ringbuf_submit)(void *data, u64 flags) = (void *)132;
 static void (*bpf_ringbuf_discard)(void *data, u64 flags) = (void *)133;
 static long (*bpf_trace_vprintk)(const char *fmt, u32 fmt_size, const void *data, u32 data_len) = (void *)177;
+static long (*bpf_loop)(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags) = (void *)181;
 
 /* bpf_printk(fmt, args...): up to three arguments go through bpf_trace_printk; more are packed
  * into a u64 array for bpf_trace_vprintk, the way Linux's own macro does it. The format string
@@ -127,6 +129,19 @@ struct sys_exit_args {
   s32 __syscall_nr;
   u32 __pad;
   s64 ret;
+};
+
+struct sched_process_exit_args {
+  struct trace_entry ent;
+  char comm[16];
+  s32 pid;
+  s32 prio;
+};
+
+/* x86-64 registers (kprobe context). On the __x64_sys_* wrappers, di points at the user's
+ * registers, whose di, si, dx, r10, r8, r9 hold the syscall arguments. */
+struct pt_regs {
+  u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
 
 /* Socket addresses (x86-64 layouts; ports and addresses in network byte order). */

@@ -309,17 +309,19 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
     switch (w & 0xff) {
       // ---------------- ALU64, immediate ----------------
       case 0x07: {
+        // Int32 add of the low halves; the carry is "the unsigned sum is below an operand".
         const b = P[k + 1];
-        const lo = (R[d] >>> 0) + (b >>> 0);
-        R[d + 1] = R[d + 1] + (b >> 31) + (lo > 0xffffffff ? 1 : 0);
+        const a = R[d];
+        const lo = (a + b) | 0;
+        R[d + 1] = (R[d + 1] + (b >> 31) + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
         R[d] = lo;
         continue;
       }
       case 0x17: {
         const b = P[k + 1];
-        const lo = (R[d] >>> 0) - (b >>> 0);
-        R[d + 1] = R[d + 1] - (b >> 31) - (lo < 0 ? 1 : 0);
-        R[d] = lo;
+        const a = R[d];
+        R[d + 1] = (R[d + 1] - (b >> 31) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
+        R[d] = (a - b) | 0;
         continue;
       }
       case 0x27: {
@@ -354,16 +356,32 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         R[d + 1] &= b >> 31;
         continue;
       }
-      case 0x67:
-        shl64(R[d], R[d + 1], P[k + 1] & 63);
-        R[d] = OUT[0];
-        R[d + 1] = OUT[1];
+      case 0x67: {
+        const n = P[k + 1] & 63;
+        if (n === 0) continue;
+        const lo = R[d];
+        if (n < 32) {
+          R[d + 1] = (R[d + 1] << n) | (lo >>> (32 - n));
+          R[d] = lo << n;
+        } else {
+          R[d + 1] = lo << (n - 32);
+          R[d] = 0;
+        }
         continue;
-      case 0x77:
-        shr64(R[d], R[d + 1], P[k + 1] & 63);
-        R[d] = OUT[0];
-        R[d + 1] = OUT[1];
+      }
+      case 0x77: {
+        const n = P[k + 1] & 63;
+        if (n === 0) continue;
+        const hi = R[d + 1];
+        if (n < 32) {
+          R[d] = (R[d] >>> n) | (hi << (32 - n));
+          R[d + 1] = hi >>> n;
+        } else {
+          R[d] = hi >>> (n - 32);
+          R[d + 1] = 0;
+        }
         continue;
+      }
       case 0x87: {
         const l = R[d] >>> 0;
         R[d] = -l;
@@ -400,17 +418,19 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
       // ---------------- ALU64, register ----------------
       case 0x0f: {
-        const s = ((w >>> 11) & 0x1e);
-        const lo = (R[d] >>> 0) + (R[s] >>> 0);
-        R[d + 1] = R[d + 1] + R[s + 1] + (lo > 0xffffffff ? 1 : 0);
+        const s = (w >>> 11) & 0x1e;
+        const a = R[d];
+        const lo = (a + R[s]) | 0;
+        R[d + 1] = (R[d + 1] + R[s + 1] + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
         R[d] = lo;
         continue;
       }
       case 0x1f: {
-        const s = ((w >>> 11) & 0x1e);
-        const lo = (R[d] >>> 0) - (R[s] >>> 0);
-        R[d + 1] = R[d + 1] - R[s + 1] - (lo < 0 ? 1 : 0);
-        R[d] = lo;
+        const s = (w >>> 11) & 0x1e;
+        const a = R[d];
+        const b = R[s];
+        R[d + 1] = (R[d + 1] - R[s + 1] - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
+        R[d] = (a - b) | 0;
         continue;
       }
       case 0x2f: {

@@ -1383,7 +1383,9 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
       }
     }
   }
-  return { r0lo: R[0] >>> 0, r0hi: R[1] >>> 0, instructions: count, fault };
+  // r0 means nothing after a fault; report 0 as the JIT does (registers are in fault.regs).
+  if (fault !== undefined) return { r0lo: 0, r0hi: 0, instructions: count, fault };
+  return { r0lo: R[0] >>> 0, r0hi: R[1] >>> 0, instructions: count };
 }
 
 function div32(a: number, b: number, off: number): number {

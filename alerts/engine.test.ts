@@ -347,3 +347,14 @@ describe('webhooks', () => {
     server.close();
   });
 });
+
+describe('config mapping', () => {
+  it('maps kestrel.yaml keys to engine options', async () => {
+    const { loadConfig } = await import('../config/load.js');
+    const { alertOptionsFromConfig } = await import('./config.js');
+    const { config } = loadConfig({ env: { KESTREL_DB: '/tmp/x.db', KESTREL_WEBHOOKS_0_URL: 'http://127.0.0.1:1/h' } });
+    const o = alertOptionsFromConfig(config);
+    expect(o).toMatchObject({ db: '/tmp/x.db', aggregationWindowMs: 60_000, retention: { maxAgeMs: 30 * 86_400_000, maxIncidents: 1_000_000 } });
+    expect(o.webhooks?.[0]).toMatchObject({ url: 'http://127.0.0.1:1/h', timeout: 5000, expire: 86_400_000 });
+  });
+});

@@ -10,6 +10,7 @@ import { priorityLevel, priorityName } from '../priority.js';
 import { formatTimeNs, nowNs } from '../time.js';
 import { wants, type Endpoint } from '../webhooks/endpoint.js';
 import { webhookBody } from '../webhooks/payload.js';
+import { safeUrl } from '../webhooks/worker.js';
 
 export type Status = 'open' | 'acknowledged' | 'resolved';
 export const STATUSES: readonly Status[] = ['open', 'acknowledged', 'resolved'];
@@ -431,7 +432,7 @@ export class IncidentStore {
     const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
     return rows.map((r) => ({
       uuid: r.uuid,
-      endpoint: r.endpoint,
+      endpoint: safeUrl(r.endpoint),
       state: r.state,
       attempts: r.attempts,
       created_at: iso(r.created_at) ?? '',

@@ -217,6 +217,26 @@ describe('kestrel prog load|show', () => {
     expect(json.at(-1)?.programs?.map((p) => p.runs)).toEqual([3, 3]);
   });
 
+  it('load --from simulate runs the built-in scenarios through the programs', async () => {
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['load', objs.get('execsnoop')?.path ?? '', '--from', 'simulate', '--count', '200', '--seed', '7', '--json']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const docs = c.out.join('').trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: { filename: string; pid: number }; events?: number; programs?: { runs: number }[] });
+    const recs = docs.filter((d) => d.type === 'record');
+    const summary = docs.at(-1);
+    expect(summary?.type).toBe('summary');
+    expect(summary?.events).toBe(200);
+    expect(recs.length).toBeGreaterThan(5);
+    // One record per execve the programs saw, each with the path the simulated process ran.
+    expect(summary?.programs?.[0].runs).toBe(recs.length);
+    for (const r of recs) expect(r.data?.filename).toMatch(/^\//);
+  });
+
   it('show lists programs and maps with sizes; bad objects exit 2', async () => {
     const c = capture();
     let code: number;

@@ -27,6 +27,8 @@ import { hookByName, type HookName } from '../../collectors/kernel/hooks.js';
 import type { KestrelEvent } from '../../collectors/events.js';
 import { readEvents, type EventFormatError } from '../../collectors/ndjson.js';
 import { readTetragon, TetragonImporter } from '../../collectors/tetragon.js';
+import { Simulator } from '../../collectors/simulate/runner.js';
+import { loadScenarios } from '../../collectors/simulate/pack.js';
 
 // ---- the session: an instantiated object attached to a simulated kernel ----
 
@@ -216,6 +218,10 @@ async function optionalModule(path: string): Promise<SourceModule | undefined> {
   return (await import(url.href)) as SourceModule;
 }
 
+async function* toAsync<T>(it: Iterable<T>): AsyncGenerator<T> {
+  yield* it;
+}
+
 function openInput(file: string): Readable {
   return file === '-' ? process.stdin : createReadStream(file);
 }
@@ -239,14 +245,14 @@ async function openSource(spec: SourceSpec, onError: (e: EventFormatError) => vo
     return readEvents(openInput(file), onError, file);
   }
   if (spec.from === 'simulate') {
-    const mod = await optionalModule('../../collectors/simulate.js');
-    const fn = mod?.simulateEvents;
-    if (typeof fn !== 'function') throw new UsageError('the simulate source is not available in this build; use --from replay FILE');
-    return (fn as (o: { scenarios?: string[]; count?: number; seed?: number }) => EventSource)({
-      scenarios: spec.scenarios,
-      count: spec.count,
-      seed: spec.seed,
-    });
+    let scenarios;
+    try {
+      scenarios = loadScenarios(spec.scenarios ?? []);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    const sim = new Simulator(scenarios, { seed: spec.seed ?? 1, count: spec.count });
+    return toAsync(sim.events());
   }
   const mod = await optionalModule('../../collectors/strace.js');
   const fn = mod?.straceEvents;
@@ -266,7 +272,7 @@ const HELP_LOAD = `usage: kestrel prog load FILE.o|FILE.c [--from simulate|repla
 Load a clang-built eBPF object (a .c file is compiled first with clang -O2 -g -target bpf),
 verify its programs, attach each one to the hook its SEC() names, and run it on events:
   --from replay FILE   Kestrel NDJSON events (or Tetragon JSON with --format tetragon; - = stdin)
-  --from simulate      the scenario simulator (default)
+  --from simulate      the scenario simulator (default; --scenario NAME|FILE, --count N, --seed N)
   --from strace -- CMD a real command under strace
 Prints bpf_trace_printk lines as trace_pipe shows them, and ring-buffer / perf-buffer records
 (decoded with the object's BTF record struct when it names one, --record-type to choose, else hex).
@@ -284,7 +290,7 @@ const OPTIONS = {
   'record-type': { type: 'string' },
   count: { type: 'string' },
   seed: { type: 'string' },
-  scenario: { type: 'string', multiple: true },
+  scenario: { type: 'string', short: 's', multiple: true },
   'no-verify': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },

@@ -48,6 +48,16 @@ export class ArrayMap extends MapBase {
     return this.base + (index * this.per + c) * this.stride;
   }
 
+  /**
+   * Direct value address for `lddw rX, mapval:NAME+off` (BPF_PSEUDO_MAP_VALUE): like Linux's
+   * array_map_direct_value_addr, only for a single-element, non-percpu array and off < value size;
+   * 0 otherwise.
+   */
+  valueAddr(offset: number): number {
+    if (this.percpu || this.def.maxEntries !== 1 || !Number.isInteger(offset) || offset < 0 || offset >= this.def.valueSize) return 0;
+    return this.base + offset;
+  }
+
   lookupAddr(keyAddr: number, cpu: number): number {
     if (this.closed) return 0;
     const u8 = this.mem.u8;

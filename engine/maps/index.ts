@@ -41,6 +41,7 @@ export {
   RingBufMap,
   RingBufConsumer,
   type RingBufSampleCb,
+  type RingBufRawCb,
   BPF_RB_NO_WAKEUP,
   BPF_RB_FORCE_WAKEUP,
   BPF_RB_AVAIL_DATA,

@@ -56,8 +56,12 @@ export class RingBufMap extends MapBase {
   private readonly alloc: Allocation;
   private cons = 0;
   private prod = 0;
-  /** Outstanding reservations: sample address → region id (0 for a zero-length sample). */
-  private readonly outstanding = new Map<number, number>();
+  /**
+   * Outstanding reservations by header offset / 8: region id of the sample, -1 for a zero-length
+   * sample, 0 when no reservation starts there. (A typed array: this is on every record's path.)
+   */
+  private readonly outstanding: Int32Array;
+  private nPending = 0;
   /** Kestrel's own count of failed reservations (Linux keeps none). */
   drops = 0;
   /** Wake-ups delivered (the epoll notifications a libbpf consumer would get). */
@@ -74,6 +78,7 @@ export class RingBufMap extends MapBase {
     this.consumerAddr = this.base + PAGE;
     this.producerAddr = this.base + 2 * PAGE;
     this.dataAddr = this.base + DATA_PGOFF * PAGE;
+    this.outstanding = new Int32Array(this.size >>> 3);
     let rings = RINGS.get(mem);
     if (rings === undefined) {
       rings = new Map();
@@ -99,7 +104,7 @@ export class RingBufMap extends MapBase {
     const pgOff = mem.u32[(hdr + 4) >>> 2];
     const base = Math.floor(hdr / PAGE) * PAGE - pgOff * PAGE;
     const ring = RINGS.get(mem)?.get(base);
-    return ring !== undefined && ring.outstanding.has(sampleAddr) ? ring : undefined;
+    return ring !== undefined && ring.isOutstanding(sampleAddr) ? ring : undefined;
   }
 
   get consumerPos(): number {
@@ -119,7 +124,18 @@ export class RingBufMap extends MapBase {
 
   /** Reservations not yet submitted or discarded. */
   get pending(): number {
-    return this.outstanding.size;
+    return this.nPending;
+  }
+
+  private slotOf(sample: number): number {
+    const off = sample - BPF_RINGBUF_HDR_SZ - this.dataAddr;
+    return off >= 0 && off < this.size && (off & 7) === 0 ? off >>> 3 : -1;
+  }
+
+  /** Whether `sample` is a reserved, not yet released sample of this ring. */
+  isOutstanding(sample: number): boolean {
+    const slot = this.slotOf(sample);
+    return slot >= 0 && this.outstanding[slot] !== 0;
   }
 
   get count(): number {
@@ -156,8 +172,9 @@ export class RingBufMap extends MapBase {
     this.prod = newProd;
     this.writePos(this.producerAddr, newProd);
     const sample = hdr + BPF_RINGBUF_HDR_SZ;
-    const id = size > 0 ? this.mem.addRegion(sample, size, RegionKind.RingbufRecord, true) : 0;
-    this.outstanding.set(sample, id);
+    const id = size > 0 ? this.mem.addRegion(sample, size, RegionKind.RingbufRecord, true) : -1;
+    this.outstanding[(hdr - this.dataAddr) >>> 3] = id;
+    this.nPending++;
     return sample;
   }
 
@@ -172,9 +189,12 @@ export class RingBufMap extends MapBase {
   }
 
   private commit(sample: number, flags: number, discard: boolean): boolean {
-    const id = this.outstanding.get(sample);
-    if (id === undefined) return false;
-    this.outstanding.delete(sample);
+    const slot = this.slotOf(sample);
+    if (slot < 0) return false;
+    const id = this.outstanding[slot];
+    if (id === 0) return false;
+    this.outstanding[slot] = 0;
+    this.nPending--;
     if (id > 0) this.mem.removeRegion(id);
     const hdr = sample - BPF_RINGBUF_HDR_SZ;
     const u32 = this.mem.u32;
@@ -233,8 +253,10 @@ export class RingBufMap extends MapBase {
    * the program never released cannot block the consumer forever). Returns how many.
    */
   abortReservations(): number {
-    const n = this.outstanding.size;
-    for (const sample of [...this.outstanding.keys()]) this.commit(sample, BPF_RB_NO_WAKEUP, true);
+    const n = this.nPending;
+    for (let slot = 0; slot < this.outstanding.length && this.nPending > 0; slot++) {
+      if (this.outstanding[slot] !== 0) this.commit(this.dataAddr + slot * 8 + BPF_RINGBUF_HDR_SZ, BPF_RB_NO_WAKEUP, true);
+    }
     return n;
   }
 
@@ -262,8 +284,9 @@ export class RingBufMap extends MapBase {
   }
 
   protected freeMemory(): void {
-    for (const id of this.outstanding.values()) if (id > 0) this.mem.removeRegion(id);
-    this.outstanding.clear();
+    for (let slot = 0; slot < this.outstanding.length; slot++) if (this.outstanding[slot] > 0) this.mem.removeRegion(this.outstanding[slot]);
+    this.outstanding.fill(0);
+    this.nPending = 0;
     RINGS.get(this.mem)?.delete(this.base);
     this.mem.free(this.alloc);
   }
@@ -271,6 +294,8 @@ export class RingBufMap extends MapBase {
 
 /** Sample callback: a view of the sample (valid during the call only; copy to keep) and its length. */
 export type RingBufSampleCb = (data: Uint8Array, len: number) => number | void;
+/** Zero-copy callback: the memory's bytes, the sample's offset in them, and its length. */
+export type RingBufRawCb = (u8: Uint8Array, offset: number, len: number) => number | void;
 
 /** libbpf's ring_buffer consumer (ringbuf_process_ring) over one ring. */
 export class RingBufConsumer {
@@ -287,17 +312,29 @@ export class RingBufConsumer {
    * (the record that returned it counts as consumed). At most `max` samples.
    */
   consume(cb: RingBufSampleCb, max = Number.POSITIVE_INFINITY): number {
+    return this.process(cb, undefined, max);
+  }
+
+  /** The same without allocating a view per record (hot consumers decode straight from memory). */
+  consumeRaw(cb: RingBufRawCb, max = Number.POSITIVE_INFINITY): number {
+    return this.process(undefined, cb, max);
+  }
+
+  private process(cb: RingBufSampleCb | undefined, raw: RingBufRawCb | undefined, max: number): number {
     const m = this.map;
+    const mem = m.memory;
+    const size = m.size;
+    const data = m.dataAddr;
     let cons = m.consumerPos;
     let cnt = 0;
-    if (cnt >= max) return 0;
+    if (max <= 0) return 0;
     let gotNew: boolean;
     do {
       gotNew = false;
       const prod = m.producerPos;
       while (cons < prod) {
-        const hdr = m.dataAddr + (cons % m.size);
-        const len = m.memory.u32[hdr >>> 2];
+        const hdr = data + (cons % size);
+        const len = mem.u32[hdr >>> 2];
         if ((len & BPF_RINGBUF_BUSY_BIT) !== 0) return cnt;
         gotNew = true;
         const sampleLen = len & LEN_MASK;
@@ -306,7 +343,7 @@ export class RingBufConsumer {
           const start = hdr + BPF_RINGBUF_HDR_SZ;
           let rc: number | void;
           try {
-            rc = cb(m.memory.u8.subarray(start, start + sampleLen), sampleLen);
+            rc = raw !== undefined ? raw(mem.u8, start, sampleLen) : (cb as RingBufSampleCb)(mem.u8.subarray(start, start + sampleLen), sampleLen);
           } catch (e) {
             m.consumerPos = cons; // a throwing callback must not see the same record forever
             throw e;

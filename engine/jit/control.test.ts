@@ -226,3 +226,21 @@ none:
     expect(logs[0]).toMatch(/bad: JIT unavailable, using the interpreter/);
   });
 });
+
+describe('JIT runs nested on one memory', () => {
+  it('a run started from inside a helper gets its own frames', () => {
+    const w = world();
+    const inner = w.load('stdw [r10-8], 5\nldxdw r0, [r10-8]\nexit\n', 'inner');
+    const jin = jit(inner, 0);
+    // Helper 5 (ktime) replaced by one that runs `inner` on the JIT mid-run.
+    let innerR0 = 0n;
+    w.rt.helpers = [...w.rt.helpers];
+    (w.rt.helpers as ((rt: unknown) => void)[])[5] = () => {
+      innerR0 = r0(runJit(jin, w.rt, 0, 0, 0, 0));
+    };
+    const outer = w.load('stdw [r10-8], 7\ncall 5\nldxdw r0, [r10-8]\nexit\n', 'outer');
+    const res = run(w, outer, jit(outer, 0), new Uint8Array(0));
+    expect(innerR0).toBe(5n);
+    expect(r0(res)).toBe(7n); // the outer frame was not overwritten
+  });
+});

@@ -2,8 +2,8 @@
 // trampolines that follow the ABI in engine/runtime.ts, tail calls run in the caller's frame,
 // and wasm traps turned into the interpreter's VmFaults (never an exception to the caller).
 
-import { HELPER_ARGS, HELPER_RET, type VmMemory } from '../memory.js';
-import { MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from '../isa.js';
+import { HELPER_ARGS, HELPER_RET, RegionKind, type VmMemory } from '../memory.js';
+import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from '../isa.js';
 import type { Runtime } from '../runtime.js';
 import type { LoadedProgram } from '../program.js';
 import { VmFault, isProgArray, runProgram, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
@@ -34,6 +34,8 @@ interface Chain {
   rt: Runtime;
   budget: number;
   tailCalls: number;
+  /** r10 of each frame of the stack area this run uses (frame 0 first). */
+  tops: readonly number[];
 }
 
 interface JitInstance {
@@ -45,7 +47,33 @@ interface JitInstance {
   fault: WebAssembly.Global;
   faultPc: WebAssembly.Global;
   chain: Chain | undefined;
-  tops: number[];
+}
+
+/**
+ * Stack areas per memory. The outermost JIT run uses the interpreter's own frames
+ * (`stackTops`), so both engines leave identical memory; a JIT run nested inside another on
+ * the same memory (a helper that fires a hook synchronously) gets a private area with the same
+ * layout instead of overwriting the outer run's frames.
+ */
+interface StackUse {
+  depth: number;
+  /** The interpreter's frames (looked up once: stackTops allocates). */
+  interp: number[];
+  spare: number[][];
+}
+const stackUse = new WeakMap<VmMemory, StackUse>();
+
+function privateStack(mem: VmMemory): number[] {
+  const frames = MAX_CALL_FRAMES;
+  const stride = MAX_BPF_STACK + 64;
+  const a = mem.alloc(frames * stride + 64, 64);
+  const tops: number[] = [];
+  for (let k = 0; k < frames; k++) {
+    const start = a.addr + 64 + (frames - 1 - k) * stride;
+    mem.addRegion(start, MAX_BPF_STACK, RegionKind.Stack, true);
+    tops.push(start + MAX_BPF_STACK);
+  }
+  return tops;
 }
 
 /** A fault raised inside a trampoline; unwinds the wasm frames to runJit. */
@@ -95,9 +123,9 @@ function instanceFor(jp: JitProgram, mem: VmMemory): JitInstance {
     fault: x.fault as WebAssembly.Global,
     faultPc: x.faultPc as WebAssembly.Global,
     chain: undefined,
-    tops: stackTops(mem),
   };
-  const step = self.tops[1] - self.tops[0];
+  const tops = stackTops(mem);
+  const step = tops[1] - tops[0];
   if (step !== jp.info.frameStep) {
     throw new Error(`interpreter stack layout changed (frame step ${step}, JIT compiled for ${jp.info.frameStep})`);
   }
@@ -126,7 +154,7 @@ function tailCall(jp: JitProgram, chain: Chain, inst: JitInstance, fp: number, c
   const target = jitOf.get(next) ?? jp.compileTarget(next);
   let res: RunResult;
   if ('error' in target) {
-    if (fp !== inst.tops[0]) {
+    if (fp !== chain.tops[0]) {
       throw new FaultSignal(new VmFault('internal', pc, describe(jp, pc, `tail call target ${next.spec.name} cannot run in a JIT frame: ${target.error}`)), cnt);
     }
     // At depth 0 the interpreter's own frame 0 is this frame: run the target there.
@@ -145,7 +173,7 @@ function runInner(jp: JitProgram, chain: Chain, r1lo: number, r1hi: number, r2lo
   const prev = inst.chain;
   inst.chain = chain;
   try {
-    const lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, inst.tops[inst.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
+    const lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
     return {
       r0lo: lo >>> 0,
       r0hi: (inst.r0hi.value as number) >>> 0,
@@ -199,11 +227,20 @@ export function runJit(
   const budget = opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS;
   if (jp.maxCtxOffset > rt.ctxSize) return runProgram(jp.prog, rt, r1lo, r1hi, r2lo, r2hi, opts);
   let res: RunResult;
+  let use = stackUse.get(rt.mem);
+  if (use === undefined) {
+    use = { depth: 0, interp: stackTops(rt.mem), spare: [] };
+    stackUse.set(rt.mem, use);
+  }
+  use.depth++;
   try {
-    const inst = instanceFor(jp, rt.mem);
-    res = runInner(jp, { rt, budget, tailCalls: 0 }, r1lo, r1hi, r2lo, r2hi, inst.tops[0], budget);
+    const d = use.depth;
+    const tops = d === 1 ? use.interp : (use.spare[d - 2] ??= privateStack(rt.mem));
+    res = runInner(jp, { rt, budget, tailCalls: 0, tops }, r1lo, r1hi, r2lo, r2hi, tops[0], budget);
   } catch (e) {
     res = { r0lo: 0, r0hi: 0, instructions: 0, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: ${e instanceof Error ? e.message : String(e)}`) };
+  } finally {
+    use.depth--;
   }
   const s = jp.prog.stats;
   s.runs++;

@@ -4,7 +4,7 @@
 export class EscapeError extends Error {
   constructor(
     message: string,
-    /** offset of the offending backslash, relative to the opening quote */
+    /** offset of the offending backslash in the body (after the opening quote) */
     readonly offset: number,
   ) {
     super(message);
@@ -23,7 +23,7 @@ export function unescapeQuoted(body: string, quote: '"' | "'"): string {
       continue;
     }
     const n = body[i + 1];
-    if (n === undefined) throw new EscapeError('a quoted string cannot end with a backslash', i + 1);
+    if (n === undefined) throw new EscapeError('a quoted string cannot end with a backslash', i);
     const simple = SIMPLE[n];
     if (simple !== undefined) {
       out += simple;
@@ -33,11 +33,11 @@ export function unescapeQuoted(body: string, quote: '"' | "'"): string {
       i++;
     } else if (n === 'x') {
       const hex = body.slice(i + 2, i + 4);
-      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new EscapeError('\\x must be followed by two hex digits', i + 1);
+      if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw new EscapeError('\\x must be followed by two hex digits', i);
       out += String.fromCharCode(parseInt(hex, 16));
       i += 3;
     } else {
-      throw new EscapeError(`invalid escape sequence '\\${n}' in quoted string`, i + 1);
+      throw new EscapeError(`invalid escape sequence '\\${n}' in quoted string`, i);
     }
   }
   return out;

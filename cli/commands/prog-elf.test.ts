@@ -173,6 +173,30 @@ describe('more C programs: perf buffers, kprobe enforcement, bpf_loop', () => {
   });
 });
 
+describe('the JIT runs the C programs like the interpreter', () => {
+  it('gives identical records, trace lines, verdicts and map contents', () => {
+    for (const name of ['execsnoop', 'connectlog', 'counts', 'pathstat', 'hello', 'denyconnect', 'portdigits']) {
+      const o = objs.get(name)?.obj;
+      if (o === undefined) throw new Error(name);
+      const runs = (['interp', 'jit'] as const).map((exec) => {
+        const logs: string[] = [];
+        const s = new ElfSession(o, { exec, log: (m) => logs.push(m) });
+        const evs = [...events(), { type: 'connect', ts: T0 + 9000n, pid: 101, fd: 6, family: 'inet', daddr: '203.0.113.9', dport: 4444 } as KestrelEvent];
+        const verdicts = evs.map((ev) => s.handle(ev).map((h) => `${h.event.enforced ?? ''}`).join(','));
+        const maps = s.io.maps.map((m) => (m.def.type === 27 || m.def.type === 4 ? [] : [...m.entries()].map(([k, v]) => `${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`)));
+        const modes = [...s.executors.values()].map((x) => x.mode);
+        s.close();
+        return { out: s.output.map((l) => l.text), verdicts, maps, modes, logs };
+      });
+      expect(runs[1].logs, name).toEqual([]);
+      expect(runs[1].modes.every((m) => m === 'jit'), name).toBe(true);
+      expect(runs[1].out, name).toEqual(runs[0].out);
+      expect(runs[1].verdicts, name).toEqual(runs[0].verdicts);
+      expect(runs[1].maps, name).toEqual(runs[0].maps);
+    }
+  });
+});
+
 describe('kestrel prog load|show', () => {
   function capture(): { out: string[]; err: string[]; restore: () => void } {
     const out: string[] = [];

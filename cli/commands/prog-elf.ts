@@ -18,12 +18,13 @@ import { decodeValue, hexDump } from '../../engine/elf/decode.js';
 import { BtfKind } from '../../engine/elf/btf.js';
 import { instantiate, closeObject, type InstantiatedObject, type InstantiatedProgram } from '../../engine/elf/instantiate.js';
 import { createVm, type Vm } from '../../engine/vm.js';
-import { runProgram } from '../../engine/interpreter.js';
+import { selectExecutor, type Executor, type ExecMode } from '../../engine/jit/index.js';
+import { HOOK_CONTEXTS } from '../../engine/verifier/index.js';
 import { RingBufMap, RingBufConsumer, PerfEventArrayMap, PerfEventReader } from '../../engine/maps/index.js';
 import { MAP_TYPE_NAMES } from '../../engine/maps/types.js';
 import type { ExecEnv, Runtime } from '../../engine/runtime.js';
 import { SimKernel, type Handled } from '../../collectors/kernel/kernel.js';
-import { hookByName, type HookName } from '../../collectors/kernel/hooks.js';
+import { HOOKS, hookByName, type HookName } from '../../collectors/kernel/hooks.js';
 import type { KestrelEvent } from '../../collectors/events.js';
 import { readEvents, type EventFormatError } from '../../collectors/ndjson.js';
 import { readTetragon, TetragonImporter } from '../../collectors/tetragon.js';
@@ -51,6 +52,10 @@ export interface ElfSessionOptions {
   noVerify?: boolean;
   /** Instruction budget per run. */
   budget?: number;
+  /** Run on the interpreter (default) or compiled to WebAssembly by the JIT. */
+  exec?: ExecMode;
+  /** Where JIT fallbacks are reported. */
+  log?: (msg: string) => void;
 }
 
 interface Reader {
@@ -69,6 +74,8 @@ export class ElfSession {
   private readonly emit: (l: OutputLine) => void;
   private readonly readers: Reader[] = [];
   private readonly runtimes = new Map<string, Runtime>();
+  /** How each loaded program runs (interpreter, or JIT with interpreter fallback). */
+  readonly executors = new Map<InstantiatedProgram, Executor>();
 
   constructor(
     readonly obj: ElfObject,
@@ -84,7 +91,23 @@ export class ElfSession {
     });
     for (const ip of this.io.programs) {
       const hook = ip.prog.attach.hook !== undefined ? hookByName(ip.prog.attach.hook) : undefined;
-      if (ip.loaded !== undefined && hook !== undefined && ip.prog.attach.unsupported === undefined) this.kernel.attach(hook, ip);
+      if (ip.loaded === undefined || hook === undefined || ip.prog.attach.unsupported !== undefined) continue;
+      // Linux checks tracepoint context reads against the record size at attach time (EACCES).
+      const maxCtx = ip.verdict?.maxCtxOffset ?? 0;
+      if (!HOOKS[hook].variable && maxCtx > HOOKS[hook].ctxSize) {
+        ip.error = `cannot attach to ${hook}: the program reads the context up to byte ${maxCtx}, the record has ${HOOKS[hook].ctxSize} (EACCES)`;
+        continue;
+      }
+      const hc = HOOK_CONTEXTS[hook];
+      this.executors.set(
+        ip,
+        selectExecutor(ip.loaded, opts.exec ?? 'interp', {
+          verified: ip.verdict,
+          verify: hc !== undefined ? { progType: hc.progType, ctxSize: hc.ctxSize, maps: ip.loaded.spec.maps, gpl: obj.gpl } : undefined,
+          log: opts.log ?? (() => undefined),
+        }),
+      );
+      this.kernel.attach(hook, ip);
     }
     this.setupReaders();
   }
@@ -109,12 +132,12 @@ export class ElfSession {
   }
 
   private execute(ip: InstantiatedProgram, env: ExecEnv, ctxAddr: number, ctxSize: number): void {
-    const loaded = ip.loaded;
-    if (loaded === undefined) return;
+    const ex = this.executors.get(ip);
+    if (ex === undefined) return;
     const rt = this.runtimeFor(ip.prog.attach.progType, env);
     rt.ctxAddr = ctxAddr;
     rt.ctxSize = ctxSize;
-    const res = runProgram(loaded, rt, ctxAddr, 0, 0, 0, { budget: this.opts.budget });
+    const res = ex.run(rt, ctxAddr, 0, 0, 0, { budget: this.opts.budget });
     if (res.fault !== undefined) {
       this.faults++;
       const dropped = this.vm.abortReservations();
@@ -267,7 +290,7 @@ class UsageError extends Error {}
 
 const HELP_LOAD = `usage: kestrel prog load FILE.o|FILE.c [--from simulate|replay FILE|strace -- CMD ARGS...]
                         [--format kestrel|tetragon] [--record-type NAME] [--count N] [--seed N]
-                        [--no-verify] [--json] [--quiet]
+                        [--exec interp|jit] [--no-verify] [--json] [--quiet]
 
 Load a clang-built eBPF object (a .c file is compiled first with clang -O2 -g -target bpf),
 verify its programs, attach each one to the hook its SEC() names, and run it on events:
@@ -276,7 +299,8 @@ verify its programs, attach each one to the hook its SEC() names, and run it on 
   --from strace -- CMD a real command under strace
 Prints bpf_trace_printk lines as trace_pipe shows them, and ring-buffer / perf-buffer records
 (decoded with the object's BTF record struct when it names one, --record-type to choose, else hex).
---json prints one JSON object per line. Exit: 0 ok, 1 a program was rejected or faulted, 2 bad input.`;
+--exec jit compiles verified programs to WebAssembly (falling back to the interpreter, with the
+reason, when one cannot be compiled). --json prints one JSON object per line. Exit: 0 ok, 1 a program was rejected or faulted, 2 bad input.`;
 
 const HELP_SHOW = `usage: kestrel prog show FILE.o|FILE.c [--disasm] [--log] [--json] [--from ... as in prog load]
 
@@ -297,6 +321,7 @@ const OPTIONS = {
   disasm: { type: 'boolean' },
   log: { type: 'boolean' },
   budget: { type: 'string' },
+  exec: { type: 'string' },
   config: { type: 'string', short: 'c' },
   db: { type: 'string' },
   rules: { type: 'string', short: 'r', multiple: true },
@@ -318,6 +343,7 @@ interface Parsed {
     disasm?: boolean;
     log?: boolean;
     budget?: string;
+    exec?: string;
     help?: boolean;
   };
   source?: SourceSpec;
@@ -328,6 +354,11 @@ function intOpt(v: string | undefined, name: string): number | undefined {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name}: expected a non-negative integer, got '${v}'`);
   return n;
+}
+
+function execOpt(v: string | undefined): ExecMode {
+  if (v === undefined || v === 'interp' || v === 'jit') return v ?? 'interp';
+  throw new UsageError(`--exec: expected interp or jit, got '${v}'`);
 }
 
 function parse(args: string[], defaultFrom: 'simulate' | undefined): Parsed | 'help' {
@@ -419,6 +450,8 @@ export async function runLoad(args: string[]): Promise<number> {
       recordType: p.values['record-type'],
       noVerify: p.values['no-verify'] === true,
       budget: intOpt(p.values.budget, 'budget'),
+      exec: execOpt(p.values.exec),
+      log: (m) => err(m),
       onOutput: (l) => {
         if (json) out(JSON.stringify({ type: l.kind, ...(l.map !== undefined ? { map: l.map } : {}), ...(l.data !== undefined ? { data: l.data } : { text: l.text }) }));
         else if (l.kind === 'fault' || l.kind === 'lost') err(`kestrel: ${l.text}`);

@@ -1,0 +1,956 @@
+// Typed conditions → eBPF. One program per hook evaluates every rule attached to it; each check
+// compiles to loads from the kernel's records (process cache, ancestors, containers, names,
+// the connect stash) and compares, with short-circuit jumps for and/or/not.
+//
+// Register use inside a program:
+//   r6  the tracepoint context (kept for the whole program)
+//   r7  the record a check reads (process, ancestor, container, ...)
+//   r8  an automaton's tables during a string walk
+//   r9  the ring-buffer record while a match is written; a walk's phase flag inside checks
+//   r0-r5 temporaries; zeroed on every edge into a shared label (see `exitTo`), so that the
+//   states a verifier sees at rule and check boundaries are identical and prune.
+// Stack (fp = r10):
+//   fp-8   process record pointer           fp-16  parent record pointer (or the process's)
+//   fp-24  container record pointer         fp-32  connect stash pointer (connect hook)
+//   fp-40  u32 key scratch                  fp-48  u64 key scratch
+//   fp-72..-56  16-byte key scratch (DNS, LPM)
+
+import {
+  BPF_ADD,
+  BPF_AND,
+  BPF_ARSH,
+  BPF_JEQ,
+  BPF_JGE,
+  BPF_JGT,
+  BPF_JLE,
+  BPF_JLT,
+  BPF_JNE,
+  BPF_JSET,
+  BPF_JSGE,
+  BPF_JSGT,
+  BPF_JSLE,
+  BPF_JSLT,
+  BPF_LSH,
+  BPF_MOV,
+  BPF_MUL,
+  BPF_RSH,
+} from '../../engine/isa.js';
+import { KP } from '../../collectors/kernel/maps.js';
+import type { TCheck, TExpr, TField, TFieldExpr, TValue } from '../condition/ast.js';
+import type { Hook } from '../fields/types.js';
+import { Emitter, type Label, type Reg, type Size } from './emit.js';
+import { AF_INET, AF_INET6, AF_UNIX, CONN, MAX_ANCESTORS, SA, Unsupported, accessFor, type Access, type Base, type StrShape } from './fields.js';
+import {
+  alternatives,
+  compileDfa,
+  containsRe,
+  endswithRe,
+  equalsRe,
+  globRe,
+  pmatchRe,
+  regexRe,
+  startswithRe,
+  type Dfa,
+  PatternError,
+} from './automata.js';
+import type { CompilerMaps } from './maps.js';
+
+export const FP_PROC = -8;
+export const FP_PARENT = -16;
+export const FP_CONTAINER = -24;
+export const FP_CONN = -32;
+export const FP_KEY32 = -40;
+export const FP_KEY64 = -48;
+export const FP_KEY128 = -72;
+
+/** scratch map value: u32 flags at 0. */
+export const SCRATCH_MISSING = 0;
+export const MISSING_PARENT = 1;
+export const MISSING_CONTAINER = 2;
+
+const HELPER_MAP_LOOKUP = 1;
+
+const enc = new TextEncoder();
+
+/** Registers a check may dirty; zeroed on the way out. */
+const TEMPS: Reg[] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+
+const ERRNO_BY_NAME: Record<string, number> = {
+  EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, ENOEXEC: 8, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
+  EACCES: 13, EFAULT: 14, EEXIST: 17, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, ETXTBSY: 26, ENOSPC: 28,
+  ENAMETOOLONG: 36, ELOOP: 40, EAFNOSUPPORT: 97, EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENETUNREACH: 101,
+  ECONNRESET: 104, ETIMEDOUT: 110, ECONNREFUSED: 111, EHOSTUNREACH: 113, EALREADY: 114, EINPROGRESS: 115,
+};
+
+function bytesOf(s: string): Uint8Array {
+  return enc.encode(s);
+}
+
+/** Little-endian integer of up to 8 bytes (as BigInt). */
+function leWord(b: Uint8Array, off: number, n: number): bigint {
+  let v = 0n;
+  for (let k = n - 1; k >= 0; k--) v = (v << 8n) | BigInt(b[off + k] ?? 0);
+  return v;
+}
+
+export class CheckCompiler {
+  constructor(
+    readonly e: Emitter,
+    readonly hook: Hook,
+    readonly maps: CompilerMaps,
+  ) {}
+
+  // ---------------------------------------------------------------- expressions
+
+  /** Jump to `t` when the expression holds, to `f` otherwise. */
+  expr(x: TExpr, t: Label, f: Label): void {
+    const e = this.e;
+    switch (x.kind) {
+      case 'const':
+        e.ja(x.value ? t : f);
+        return;
+      case 'not':
+        this.expr(x.child, f, t);
+        return;
+      case 'and': {
+        for (let i = 0; i < x.children.length; i++) {
+          if (i === x.children.length - 1) this.expr(x.children[i], t, f);
+          else {
+            const next = e.label();
+            this.expr(x.children[i], next, f);
+            e.bind(next);
+          }
+        }
+        if (x.children.length === 0) e.ja(t);
+        return;
+      }
+      case 'or': {
+        for (let i = 0; i < x.children.length; i++) {
+          if (i === x.children.length - 1) this.expr(x.children[i], t, f);
+          else {
+            const next = e.label();
+            this.expr(x.children[i], t, next);
+            e.bind(next);
+          }
+        }
+        if (x.children.length === 0) e.ja(f);
+        return;
+      }
+      case 'check':
+        this.check(x, t, f);
+        return;
+    }
+  }
+
+  /** Zero the temporaries and jump: every edge into a shared label leaves the same state. */
+  private exitTo(l: Label): void {
+    for (const r of TEMPS) this.e.movImm(r, 0);
+    this.e.ja(l);
+  }
+
+  /** Local true/false labels whose edges are canonicalised before reaching t/f. */
+  private withExits(t: Label, f: Label, body: (lt: Label, lf: Label) => void): void {
+    const e = this.e;
+    const lt = e.label();
+    const lf = e.label();
+    body(lt, lf);
+    e.bind(lf);
+    this.exitTo(f);
+    e.bind(lt);
+    this.exitTo(t);
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  check(c: TCheck, t: Label, f: Label): void {
+    if (c.lhs.kind !== 'field') throw new Unsupported(`transformer ${c.lhs.fn}() is not compiled yet`);
+    if (c.rhs.kind === 'field') throw new Unsupported('comparisons with another field (val()) are not compiled yet');
+    if (c.modifier !== undefined) throw new Unsupported(`operator modifier ${c.modifier} is not compiled yet`);
+    const field = c.lhs;
+    const acc = accessFor(field, this.hook);
+    const values = c.rhs.kind === 'values' ? c.rhs.values : [];
+    if (acc.t === 'missing') {
+      // No value: every comparison (and exists) is false.
+      this.e.ja(f);
+      return;
+    }
+    if (acc.t === 'const') {
+      this.e.ja(constCheck(c.op, acc.value, values) ? t : f);
+      return;
+    }
+    this.withExits(t, f, (lt, lf) => {
+      if (acc.t === 'str' && acc.base.kind === 'anyAncestor') {
+        this.anyAncestor((rt, rf) => this.onRecord(acc, c, values, rt, rf), lt, lf);
+        return;
+      }
+      if (acc.t === 'int' && acc.base.kind === 'anyAncestor') {
+        this.anyAncestor((rt, rf) => this.onRecord(acc, c, values, rt, rf), lt, lf);
+        return;
+      }
+      this.onRecord(acc, c, values, lt, lf);
+    });
+  }
+
+  /** Load the access's record into r7 (jumping to `missing` when there is none), then compare. */
+  private onRecord(acc: Access, c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const base = baseOf(acc);
+    if (base !== undefined) this.loadBase(base, f);
+    if (c.op === 'exists') {
+      this.existsCheck(acc, t, f);
+      return;
+    }
+    switch (acc.t) {
+      case 'str':
+        this.strCheck(acc.shape, c, values, t, f);
+        return;
+      case 'int':
+        this.intCheck(acc, c, values, t, f);
+        return;
+      case 'flag':
+        this.e.ldx(4, 0, 7, acc.off);
+        this.boolCheck(c, values, (yes, no) => {
+          this.e.jmp(BPF_JSET, 0, { imm: acc.mask }, yes);
+          this.e.ja(no);
+        }, t, f);
+        return;
+      case 'tristate':
+        this.e.ldx(1, 0, 7, acc.off);
+        this.e.jmp(BPF_JGT, 0, { imm: 1 }, f); // unknown
+        this.boolCheck(c, values, (yes, no) => {
+          this.e.jmp(BPF_JEQ, 0, { imm: 1 }, yes);
+          this.e.ja(no);
+        }, t, f);
+        return;
+      case 'pidEq':
+        this.e.ldx(4, 0, 7, KP.tgid);
+        this.e.ldx(4, 1, 7, acc.off);
+        this.boolCheck(c, values, (yes, no) => {
+          this.e.jmp(BPF_JEQ, 0, 1, yes);
+          this.e.ja(no);
+        }, t, f);
+        return;
+      case 'evttype':
+        this.evtTypeCheck(c, values, t, f);
+        return;
+      case 'ret':
+        this.retCheck(acc.view, c, values, t, f);
+        return;
+      case 'family':
+        this.familyCheck(acc.view, c, values, t, f);
+        return;
+      case 'sip':
+        this.sipCheck(c, values, t, f);
+        return;
+      case 'sport':
+        this.sportCheck(c, values, t, f);
+        return;
+      default:
+        throw new Unsupported(`${c.lhs.kind === 'field' ? c.lhs.name : ''} cannot be compared with ${c.op} yet`);
+    }
+  }
+
+  private existsCheck(acc: Access, t: Label, f: Label): void {
+    if (acc.t === 'int' && acc.unknown !== undefined) {
+      this.load(acc.size, 0, 7, acc.off);
+      this.cmpImm(BPF_JEQ, 0, acc.unknown, acc.size, f);
+    }
+    if (acc.t === 'tristate') {
+      this.e.ldx(1, 0, 7, acc.off);
+      this.e.jmp(BPF_JGT, 0, { imm: 1 }, f);
+    }
+    if (acc.t === 'sip' || acc.t === 'sport') {
+      this.connFamily(0);
+      this.e.jmp(BPF_JEQ, 0, { imm: AF_UNIX }, f);
+    }
+    this.e.ja(t);
+  }
+
+  // ---------------------------------------------------------------- records
+
+  private ldxStack(size: Size, dst: Reg, off: number): void {
+    this.e.ldx(size, dst, 10, off);
+  }
+
+  /** r7 = the record of `base`, or jump to `missing`. */
+  loadBase(base: Base, missing: Label): void {
+    const e = this.e;
+    switch (base.kind) {
+      case 'proc':
+        this.ldxStack(8, 7, FP_PROC);
+        return;
+      case 'container':
+        this.ldxStack(8, 7, FP_CONTAINER);
+        this.missingBit(MISSING_CONTAINER, missing);
+        return;
+      case 'conn':
+        this.ldxStack(8, 7, FP_CONN);
+        return;
+      case 'ancestor': {
+        this.ldxStack(8, 7, FP_PARENT);
+        this.missingBit(MISSING_PARENT, missing);
+        for (let d = 2; d <= base.depth; d++) this.stepAncestor(missing);
+        return;
+      }
+      case 'procByPid': {
+        this.ldxStack(8, 1, FP_PROC);
+        e.ldx(4, 1, 1, base.pidOff);
+        e.jmp(BPF_JEQ, 1, { imm: 0 }, missing);
+        this.lookupU32Key(this.maps.index('kestrel_procs'), 1, missing);
+        e.mov(7, 0);
+        return;
+      }
+      case 'name': {
+        this.ldxStack(8, 1, FP_PROC);
+        e.ldx(4, 1, 1, base.idOff);
+        e.jmp32(BPF_JEQ, 1, { imm: -1 }, missing);
+        this.lookupU32Key(this.maps.index(base.table === 'users' ? 'kestrel_users' : 'kestrel_groups'), 1, missing);
+        e.mov(7, 0);
+        return;
+      }
+      case 'dns': {
+        this.buildSipKey(missing);
+        e.ldMap(1, this.maps.index('kestrel_dns'));
+        e.mov(2, 10);
+        e.alu64(BPF_ADD, 2, { imm: FP_KEY128 });
+        e.call(HELPER_MAP_LOOKUP);
+        e.jmp(BPF_JEQ, 0, { imm: 0 }, missing);
+        e.mov(7, 0);
+        return;
+      }
+      case 'ctx':
+        e.mov(7, 6);
+        return;
+      case 'anyAncestor':
+        throw new Error('anyAncestor is walked by anyAncestor()');
+    }
+  }
+
+  private missingBit(bit: number, missing: Label): void {
+    this.e.ldMapValue(1, this.maps.index('kestrel_scratch'), SCRATCH_MISSING);
+    this.e.ldx(4, 1, 1, 0);
+    this.e.jmp(BPF_JSET, 1, { imm: bit }, missing);
+  }
+
+  /** r0 = lookup(map, &u32 key in `keyReg`) or jump to `missing`. */
+  private lookupU32Key(mapIdx: number, keyReg: Reg, missing: Label): void {
+    const e = this.e;
+    e.stx(4, 10, FP_KEY32, keyReg);
+    e.ldMap(1, mapIdx);
+    e.mov(2, 10);
+    e.alu64(BPF_ADD, 2, { imm: FP_KEY32 });
+    e.call(HELPER_MAP_LOOKUP);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, missing);
+  }
+
+  /** r7 = parent of the record in r7, or jump to `missing`. */
+  private stepAncestor(missing: Label): void {
+    const e = this.e;
+    e.ldx(4, 1, 7, KP.ppid);
+    e.jmp(BPF_JEQ, 1, { imm: 0 }, missing);
+    this.lookupU32Key(this.maps.index('kestrel_procs'), 1, missing);
+    e.mov(7, 0);
+  }
+
+  /** Evaluate `body` on the parent, grandparent, ... (at most MAX_ANCESTORS); any true wins. */
+  private anyAncestor(body: (t: Label, f: Label) => void, t: Label, f: Label): void {
+    const e = this.e;
+    this.ldxStack(8, 7, FP_PARENT);
+    this.missingBit(MISSING_PARENT, f);
+    for (let d = 1; d <= MAX_ANCESTORS; d++) {
+      const next = e.label();
+      // The body may clobber r7 (it reloads nothing): keep the ancestor in fp-48.
+      e.stx(8, 10, FP_KEY64, 7);
+      body(t, next);
+      e.bind(next);
+      if (d === MAX_ANCESTORS) break;
+      e.ldx(8, 7, 10, FP_KEY64);
+      this.stepAncestor(f);
+    }
+    e.ja(f);
+  }
+
+  // ---------------------------------------------------------------- connect
+
+  /** r{dst} = sockaddr family of the connect stash. */
+  private connFamily(dst: Reg): void {
+    this.ldxStack(8, 1, FP_CONN);
+    this.e.ldx(2, dst, 1, CONN.sockaddr + SA.family);
+  }
+
+  /** 16-byte IPv4-mapped or IPv6 server address at fp+FP_KEY128; jumps to `missing` for unix/other. */
+  private buildSipKey(missing: Label): void {
+    const e = this.e;
+    this.ldxStack(8, 1, FP_CONN);
+    e.ldx(2, 2, 1, CONN.sockaddr + SA.family);
+    const v6 = e.label();
+    const done = e.label();
+    e.jmp(BPF_JEQ, 2, { imm: AF_INET6 }, v6);
+    e.jmp(BPF_JNE, 2, { imm: AF_INET }, missing);
+    e.st(8, 10, FP_KEY128, 0);
+    e.lddw(3, 0xffff0000n);
+    e.stx(4, 10, FP_KEY128 + 8, 3);
+    e.ldx(4, 3, 1, CONN.sockaddr + SA.in4);
+    e.stx(4, 10, FP_KEY128 + 12, 3);
+    e.ja(done);
+    e.bind(v6);
+    e.ldx(8, 3, 1, CONN.sockaddr + SA.in6);
+    e.stx(8, 10, FP_KEY128, 3);
+    e.ldx(8, 3, 1, CONN.sockaddr + SA.in6 + 8);
+    e.stx(8, 10, FP_KEY128 + 8, 3);
+    e.bind(done);
+  }
+
+  private familyCheck(view: 'type' | 'typechar' | 'sockfamily', c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    this.connFamily(0);
+    const names: Record<string, Record<number, string>> = {
+      type: { [AF_INET]: 'ipv4', [AF_INET6]: 'ipv6', [AF_UNIX]: 'unix' },
+      typechar: { [AF_INET]: '4', [AF_INET6]: '6', [AF_UNIX]: 'u' },
+      sockfamily: { [AF_INET]: 'ip', [AF_INET6]: 'ip', [AF_UNIX]: 'unix' },
+    };
+    const table = names[view];
+    const families = [AF_INET, AF_INET6, AF_UNIX];
+    // Which families make the check hold, decided at compile time per family.
+    const holds = families.filter((fam) => stringSetCheck(c.op, table[fam], values));
+    const other = stringSetCheck(c.op, '', values) && c.op !== '=' && c.op !== '==' && c.op !== 'in';
+    for (const fam of families) {
+      if (holds.includes(fam)) this.e.jmp(BPF_JEQ, 0, { imm: fam }, t);
+    }
+    for (const fam of families) if (!holds.includes(fam)) this.e.jmp(BPF_JEQ, 0, { imm: fam }, f);
+    this.e.ja(other ? t : f);
+  }
+
+  private sipCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    this.connFamily(2);
+    const negate = c.op === '!=';
+    if (!['=', '==', '!=', 'in'].includes(c.op)) throw new Unsupported(`fd IP fields do not support ${c.op}`);
+    const hit = negate ? f : t;
+    const miss = negate ? t : f;
+    const notIp = e.label();
+    e.jmp(BPF_JEQ, 2, { imm: AF_UNIX }, f);
+    for (const v of values) {
+      if (v.kind !== 'ip' && v.kind !== 'net') throw new Unsupported(`fd IP fields compare with addresses and networks, not ${v.kind}`);
+      const prefix = v.kind === 'net' ? v.prefix : v.bytes.length * 8;
+      const next = e.label();
+      if (v.bytes.length === 4) {
+        e.jmp(BPF_JNE, 2, { imm: AF_INET }, next);
+        e.ldx(4, 3, 1, CONN.sockaddr + SA.in4);
+        this.maskedCompare(3, v.bytes, 0, prefix, next);
+        e.ja(hit);
+      } else {
+        e.jmp(BPF_JNE, 2, { imm: AF_INET6 }, next);
+        e.ldx(4, 3, 1, CONN.sockaddr + SA.in6);
+        for (let w = 0; w < 4; w++) {
+          const bits = Math.max(0, Math.min(32, prefix - 32 * w));
+          if (bits === 0) break;
+          e.ldx(4, 3, 1, CONN.sockaddr + SA.in6 + 4 * w);
+          this.maskedCompare(3, v.bytes, 4 * w, bits, next);
+        }
+        e.ja(hit);
+      }
+      e.bind(next);
+    }
+    e.bind(notIp);
+    e.ja(miss);
+  }
+
+  /** Jump to `mismatch` unless the first `bits` of the u32 in `reg` (network order bytes) equal bytes[off..off+4). */
+  private maskedCompare(reg: Reg, bytes: Uint8Array, off: number, bits: number, mismatch: Label): void {
+    const e = this.e;
+    if (bits <= 0) return;
+    const word = Number(leWord(bytes, off, 4));
+    // Network order bytes loaded little-endian: the first prefix bits are the low bytes.
+    let mask = 0;
+    for (let b = 0; b < 4; b++) {
+      const inByte = Math.max(0, Math.min(8, bits - 8 * b));
+      const m = inByte === 0 ? 0 : (0xff << (8 - inByte)) & 0xff;
+      mask |= m << (8 * b);
+    }
+    if (mask >>> 0 !== 0xffffffff) e.alu32(BPF_AND, reg, { imm: mask | 0 });
+    e.jmp32(BPF_JNE, reg, { imm: (word & mask) | 0 }, mismatch);
+  }
+
+  private sportCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    this.connFamily(2);
+    e.jmp(BPF_JEQ, 2, { imm: AF_UNIX }, f);
+    e.ldx(2, 0, 1, CONN.sockaddr + SA.port);
+    // be16 → host order
+    e.mov(3, 0);
+    e.alu64(BPF_RSH, 3, { imm: 8 });
+    e.alu64(BPF_AND, 0, { imm: 0xff });
+    e.alu64(BPF_LSH, 0, { imm: 8 });
+    e.alu64(0x40 /* OR */, 0, 3);
+    this.numCompare(0, false, c, values, t, f);
+  }
+
+  // ---------------------------------------------------------------- scalars
+
+  private load(size: 1 | 2 | 4 | 8, dst: Reg, src: Reg, off: number): void {
+    this.e.ldx(size, dst, src, off);
+  }
+
+  private cmpImm(op: number, reg: Reg, value: number, size: number, target: Label): void {
+    if (size === 4) this.e.jmp32(op, reg, { imm: value | 0 }, target);
+    else this.e.jmp(op, reg, { imm: value | 0 }, target);
+  }
+
+  private intCheck(acc: Extract<Access, { t: 'int' }>, c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    this.load(acc.size, 0, 7, acc.off);
+    if (acc.unknown !== undefined) this.cmpImm(BPF_JEQ, 0, acc.unknown, acc.size, f);
+    if (acc.signExtendFrom32 === true) {
+      e.alu64(BPF_LSH, 0, { imm: 32 });
+      e.alu64(BPF_ARSH, 0, { imm: 32 });
+    }
+    this.numCompare(0, acc.signed, c, values, t, f);
+  }
+
+  /** Compare the 64-bit value in `reg` against numeric constants. */
+  private numCompare(reg: Reg, signed: boolean, c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    const nums = values.map((v) => {
+      if (v.kind === 'number') return v.value;
+      if (v.kind === 'bool') return v.value ? 1 : 0;
+      if (v.kind === 'string' && /^-?\d+$/.test(v.value)) return Number(v.value);
+      throw new Unsupported(`cannot compare a number with ${v.kind === 'string' ? `'${v.value}'` : v.kind}`);
+    });
+    const emitCmp = (op: number, n: number, target: Label): void => {
+      if (Number.isSafeInteger(n) && n >= -0x80000000 && n <= 0x7fffffff) e.jmp(op, reg, { imm: n }, target);
+      else {
+        e.lddw(5, BigInt(n));
+        e.jmp(op, reg, 5, target);
+      }
+    };
+    switch (c.op) {
+      case '=':
+      case '==':
+      case 'in':
+      case 'intersects':
+        for (const n of nums) emitCmp(BPF_JEQ, n, t);
+        e.ja(f);
+        return;
+      case '!=':
+        for (const n of nums) emitCmp(BPF_JEQ, n, f);
+        e.ja(t);
+        return;
+      case '<':
+        emitCmp(signed ? BPF_JSLT : BPF_JLT, nums[0], t);
+        e.ja(f);
+        return;
+      case '<=':
+        emitCmp(signed ? BPF_JSLE : BPF_JLE, nums[0], t);
+        e.ja(f);
+        return;
+      case '>':
+        emitCmp(signed ? BPF_JSGT : BPF_JGT, nums[0], t);
+        e.ja(f);
+        return;
+      case '>=':
+        emitCmp(signed ? BPF_JSGE : BPF_JGE, nums[0], t);
+        e.ja(f);
+        return;
+      default:
+        throw new Unsupported(`numeric fields do not support ${c.op}`);
+    }
+  }
+
+  /** Boolean fields: `test(yes, no)` branches on the field's truth. */
+  private boolCheck(c: TCheck, values: readonly TValue[], test: (yes: Label, no: Label) => void, t: Label, f: Label): void {
+    const want = values.map((v) => {
+      if (v.kind === 'bool') return v.value;
+      if (v.kind === 'string' && (v.value === 'true' || v.value === 'false')) return v.value === 'true';
+      if (v.kind === 'number') return v.value !== 0;
+      throw new Unsupported(`a boolean field compares with true or false`);
+    });
+    const hasTrue = want.includes(true);
+    const hasFalse = want.includes(false);
+    let onTrue: boolean;
+    let onFalse: boolean;
+    if (c.op === '=' || c.op === '==' || c.op === 'in') {
+      onTrue = hasTrue;
+      onFalse = hasFalse;
+    } else if (c.op === '!=') {
+      onTrue = !hasTrue;
+      onFalse = !hasFalse;
+    } else throw new Unsupported(`boolean fields do not support ${c.op}`);
+    test(onTrue ? t : f, onFalse ? t : f);
+  }
+
+  private retCheck(view: 'raw' | 'res' | 'failed' | 'connected', c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    e.ldx(8, 0, 6, 16);
+    if (view === 'raw') {
+      this.numCompare(0, true, c, values, t, f);
+      return;
+    }
+    if (view === 'failed') {
+      this.boolCheck(c, values, (yes, no) => {
+        e.jmp(BPF_JSLT, 0, { imm: 0 }, yes);
+        e.ja(no);
+      }, t, f);
+      return;
+    }
+    if (view === 'connected') {
+      this.boolCheck(c, values, (yes, no) => {
+        e.jmp(BPF_JEQ, 0, { imm: 0 }, yes);
+        e.jmp(BPF_JEQ, 0, { imm: -115 }, yes);
+        e.ja(no);
+      }, t, f);
+      return;
+    }
+    // evt.res: SUCCESS or an errno name.
+    const codes = values.map((v) => {
+      const s = v.kind === 'string' ? v.value : v.kind === 'number' ? v.text : '';
+      if (s === 'SUCCESS') return 0;
+      const n = ERRNO_BY_NAME[s];
+      if (n === undefined) throw new Unsupported(`evt.res: unknown result '${s}'`);
+      return -n;
+    });
+    const eqT = c.op === '!=' ? f : t;
+    const eqF = c.op === '!=' ? t : f;
+    if (!['=', '==', '!=', 'in'].includes(c.op)) throw new Unsupported(`evt.res does not support ${c.op}`);
+    for (const code of codes) {
+      if (code === 0) e.jmp(BPF_JSGE, 0, { imm: 0 }, eqT);
+      else e.jmp(BPF_JEQ, 0, { imm: code }, eqT);
+    }
+    e.ja(eqF);
+  }
+
+  private evtTypeCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    e.ldx(4, 0, 6, 8); // __syscall_nr
+    const nr: Record<string, number> = { execve: 59, execveat: 322 };
+    const names = ['execve', 'execveat'];
+    const holds = names.filter((n) => stringSetCheck(c.op, n, values));
+    for (const n of names) if (holds.includes(n)) e.jmp32(BPF_JEQ, 0, { imm: nr[n] }, t);
+    e.ja(f);
+  }
+
+  // ---------------------------------------------------------------- strings
+
+  private strCheck(shape: StrShape, c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const op = c.op;
+    const strs = (): string[] =>
+      values.map((v) => {
+        if (v.kind === 'string') return v.value;
+        if (v.kind === 'number') return v.text;
+        if (v.kind === 'bool') return String(v.value);
+        if (v.kind === 'pattern') return v.text;
+        if (v.kind === 'ip' || v.kind === 'net' || v.kind === 'bytes') return v.text;
+        return '';
+      });
+    switch (op) {
+      case '=':
+      case '==':
+      case '!=': {
+        const s = strs()[0];
+        const [yes, no] = op === '!=' ? [f, t] : [t, f];
+        if (this.wordCompareable(shape)) this.eqWords(shape, bytesOf(s), false, yes, no);
+        else this.walk(shape, equalsRe(s), yes, no);
+        return;
+      }
+      case 'in':
+      case 'intersects': {
+        const items = [...new Set(strs())];
+        if (items.length === 0) {
+          this.e.ja(f);
+          return;
+        }
+        if (this.wordCompareable(shape) && items.length <= 6) {
+          for (const s of items) {
+            const next = this.e.label();
+            this.eqWords(shape, bytesOf(s), false, t, next);
+            this.e.bind(next);
+          }
+          this.e.ja(f);
+          return;
+        }
+        if (shape.t === 'cstr' && items.length > 6) {
+          this.setMember(shape, items, t, f);
+          return;
+        }
+        this.walk(shape, alternatives(items.map((s) => equalsRe(s))), t, f);
+        return;
+      }
+      case 'startswith':
+      case 'bstartswith': {
+        const s = strs()[0];
+        if (this.wordCompareable(shape) && op === 'startswith') this.eqWords(shape, bytesOf(s), true, t, f);
+        else this.walk(shape, startswithRe(s), t, f);
+        return;
+      }
+      case 'endswith':
+        this.walk(shape, endswithRe(strs()[0]), t, f);
+        return;
+      case 'contains':
+      case 'bcontains':
+        this.walk(shape, containsRe(strs()[0]), t, f);
+        return;
+      case 'icontains':
+        this.walk(shape, containsRe(strs()[0], true), t, f);
+        return;
+      case 'glob':
+      case 'iglob':
+        this.walk(shape, globRe(strs()[0], op === 'iglob'), t, f);
+        return;
+      case 'regex':
+        try {
+          this.walk(shape, regexRe(strs()[0]), t, f);
+        } catch (err) {
+          if (err instanceof PatternError) throw new Unsupported(`regex '${strs()[0]}': ${err.message}`);
+          throw err;
+        }
+        return;
+      case 'pmatch':
+        this.walk(shape, pmatchRe(strs()), t, f);
+        return;
+      default:
+        throw new Unsupported(`string fields do not support ${op}`);
+    }
+  }
+
+  private wordCompareable(shape: StrShape): boolean {
+    return shape.t === 'cstr' || shape.t === 'argv0' || shape.t === 'prefix12';
+  }
+
+  /**
+   * Compare a NUL-terminated field with constant bytes using 8/4/2/1-byte loads. Exact match
+   * compares the terminating NUL too; a prefix match does not.
+   */
+  private eqWords(shape: StrShape, s: Uint8Array, prefix: boolean, t: Label, f: Label): void {
+    const e = this.e;
+    const off = shape.t === 'cstr' || shape.t === 'prefix12' ? shape.off : KP.args;
+    const cap = shape.t === 'cstr' ? shape.cap : shape.t === 'prefix12' ? 12 : 512;
+    let want = s;
+    if (shape.t === 'prefix12') {
+      if (s.length > 12) {
+        e.ja(f);
+        return;
+      }
+      if (!prefix && s.length < 12) want = Uint8Array.from([...s, 0]);
+    } else if (!prefix) {
+      // The stored string keeps at most cap-1 bytes.
+      if (s.length > cap - 1) {
+        e.ja(f);
+        return;
+      }
+      want = Uint8Array.from([...s, 0]);
+    } else if (s.length > cap - 1) {
+      e.ja(f);
+      return;
+    }
+    let pos = 0;
+    while (pos < want.length) {
+      const left = want.length - pos;
+      const n: 1 | 2 | 4 | 8 = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+      e.ldx(n, 0, 7, off + pos);
+      const v = leWord(want, pos, n);
+      if (n === 8) {
+        e.lddw(1, v);
+        e.jmp(BPF_JNE, 0, 1, f);
+      } else if (n === 4) e.jmp32(BPF_JNE, 0, { imm: Number(v) | 0 }, f);
+      else e.jmp(BPF_JNE, 0, { imm: Number(v) }, f);
+      pos += n;
+    }
+    e.ja(t);
+  }
+
+  /** Membership of a NUL-padded fixed string in a large list: one hash lookup keyed by the field's bytes. */
+  private setMember(shape: Extract<StrShape, { t: 'cstr' }>, items: readonly string[], t: Label, f: Label): void {
+    const e = this.e;
+    const set = this.maps.stringSet(shape.cap, items);
+    e.ldMap(1, set.map);
+    e.mov(2, 7);
+    e.alu64(BPF_ADD, 2, { imm: shape.off });
+    e.call(HELPER_MAP_LOOKUP);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, f);
+    e.ldx(8, 0, 0, 8 * Math.floor(set.bit / 64));
+    const bit = set.bit % 64;
+    if (bit < 31) e.jmp(BPF_JSET, 0, { imm: 1 << bit }, t);
+    else {
+      e.alu64(BPF_RSH, 0, { imm: bit });
+      e.jmp(BPF_JSET, 0, { imm: 1 }, t);
+    }
+    e.ja(f);
+  }
+
+  /**
+   * Walk the field's bytes through a DFA stored in the automaton map (bounded loops, one per
+   * segment). r7 = record, r8 = tables, r3 = state, r2 = index, r0 = end bound.
+   */
+  private walk(shape: StrShape, re: Parameters<typeof compileDfa>[0], t: Label, f: Label): void {
+    const e = this.e;
+    const nulIsSpace = shape.t === 'args' || shape.t === 'exeline' || shape.t === 'cmdline';
+    let dfa: Dfa;
+    try {
+      dfa = compileDfa(re);
+    } catch (err) {
+      if (err instanceof PatternError) throw new Unsupported(err.message);
+      throw err;
+    }
+    const tab = this.maps.automaton(dfa, nulIsSpace);
+    e.ldMapValue(8, tab.map, tab.offset);
+    e.movImm(3, 1);
+    const feed = (): void => {
+      // r1 = byte
+      e.mov(4, 8);
+      e.alu64(BPF_ADD, 4, 1);
+      e.ldx(1, 4, 4, tab.classOff);
+      e.jmp(BPF_JGE, 4, { imm: dfa.classes }, f);
+      e.mov(5, 3);
+      e.alu64(BPF_MUL, 5, { imm: dfa.classes });
+      e.alu64(BPF_ADD, 5, 4);
+      e.alu64(BPF_LSH, 5, { imm: 1 });
+      e.mov(4, 8);
+      e.alu64(BPF_ADD, 4, 5);
+      e.ldx(2 as Size, 3, 4, tab.nextOff);
+      e.jmp(BPF_JGE, 3, { imm: dfa.states }, f);
+      e.jmp(BPF_JEQ, 3, { imm: 0 }, f);
+    };
+    /** Bytes [0, cap) of a fixed field at `off`, stopping at the first NUL. */
+    const cstrLoop = (cap: number, off: number): void => {
+      const head = e.label();
+      const done = e.label();
+      e.movImm(2, 0);
+      e.bind(head);
+      e.jmp(BPF_JGE, 2, { imm: cap }, done);
+      e.mov(1, 7);
+      e.alu64(BPF_ADD, 1, 2);
+      e.ldx(1, 1, 1, off);
+      e.jmp(BPF_JEQ, 1, { imm: 0 }, done);
+      feed();
+      e.alu64(BPF_ADD, 2, { imm: 1 });
+      e.ja(head);
+      e.bind(done);
+    };
+    /**
+     * The args block [0, args_len - 1) (its final NUL excluded). With `skipArgv0` the loop
+     * starts in phase 0 and feeds nothing until argv[0]'s NUL (r9 = phase), so one loop both
+     * skips argv[0] and walks the rest; the verifier sees at most two states per index.
+     */
+    const argsLoop = (skipArgv0: boolean): void => {
+      const ok = e.label();
+      const nonEmpty = e.label();
+      e.ldx(2, 0, 7, KP.argsLen);
+      e.jmp(BPF_JNE, 0, { imm: 0 }, nonEmpty);
+      e.movImm(0, 1);
+      e.bind(nonEmpty);
+      e.alu64(BPF_ADD, 0, { imm: -1 });
+      e.jmp(BPF_JLE, 0, { imm: KP.argsSize - 1 }, ok);
+      e.movImm(0, KP.argsSize - 1);
+      e.bind(ok);
+      e.movImm(9, skipArgv0 ? 0 : 1);
+      const head = e.label();
+      const done = e.label();
+      const next = e.label();
+      const fed = e.label();
+      e.movImm(2, 0);
+      e.bind(head);
+      e.jmp(BPF_JGE, 2, 0, done);
+      e.mov(1, 7);
+      e.alu64(BPF_ADD, 1, 2);
+      e.ldx(1, 1, 1, KP.args);
+      e.jmp(BPF_JNE, 9, { imm: 0 }, fed);
+      // phase 0: skipping argv[0]
+      e.jmp(BPF_JNE, 1, { imm: 0 }, next);
+      e.movImm(9, 1);
+      e.ja(next);
+      e.bind(fed);
+      feed();
+      e.bind(next);
+      e.alu64(BPF_ADD, 2, { imm: 1 });
+      e.ja(head);
+      e.bind(done);
+    };
+    switch (shape.t) {
+      case 'cstr':
+        cstrLoop(shape.cap, shape.off);
+        break;
+      case 'prefix12':
+        cstrLoop(12, shape.off);
+        break;
+      case 'argv0':
+        cstrLoop(KP.argsSize, KP.args);
+        break;
+      case 'exeline':
+        argsLoop(false);
+        break;
+      case 'args':
+        argsLoop(true);
+        break;
+      case 'cmdline': {
+        cstrLoop(KP.commSize, KP.comm);
+        const noArgs = e.label();
+        e.ldx(2, 1, 7, KP.argc);
+        e.jmp(BPF_JLE, 1, { imm: 1 }, noArgs);
+        e.movImm(1, 0x20);
+        feed();
+        argsLoop(true);
+        e.bind(noArgs);
+        break;
+      }
+    }
+    // Accept?
+    e.mov(4, 8);
+    e.alu64(BPF_ADD, 4, 3);
+    e.ldx(1, 4, 4, tab.acceptOff);
+    e.jmp(BPF_JNE, 4, { imm: 0 }, t);
+    e.ja(f);
+  }
+}
+
+function baseOf(acc: Access): Base | undefined {
+  switch (acc.t) {
+    case 'str':
+    case 'int':
+    case 'flag':
+    case 'tristate':
+      return acc.base.kind === 'anyAncestor' ? undefined : acc.base;
+    case 'pidEq':
+      return { kind: 'proc' };
+    default:
+      return undefined;
+  }
+}
+
+/** Compile-time truth of a string-set check on a known value (evt.type on connect, fd types). */
+function stringSetCheck(op: string, value: string, values: readonly TValue[]): boolean {
+  const strs = values.map((v) => (v.kind === 'string' ? v.value : v.kind === 'number' ? v.text : v.kind === 'bool' ? String(v.value) : ''));
+  switch (op) {
+    case '=':
+    case '==':
+    case 'in':
+    case 'intersects':
+      return strs.includes(value);
+    case '!=':
+      return !strs.includes(value);
+    case 'startswith':
+      return value.startsWith(strs[0] ?? '');
+    case 'endswith':
+      return value.endsWith(strs[0] ?? '');
+    case 'contains':
+      return value.includes(strs[0] ?? '');
+    case 'icontains':
+      return value.toLowerCase().includes((strs[0] ?? '').toLowerCase());
+    case 'exists':
+      return true;
+    default:
+      throw new Unsupported(`${op} on an event-type field is not compiled`);
+  }
+}
+
+function constCheck(op: string, value: string | number | boolean, values: readonly TValue[]): boolean {
+  if (op === 'exists') return true;
+  if (typeof value === 'boolean') {
+    const want = values.map((v) => (v.kind === 'bool' ? v.value : v.kind === 'string' ? v.value === 'true' : Boolean(v.kind === 'number' && v.value)));
+    const eq = want.includes(value);
+    if (op === '=' || op === '==' || op === 'in') return eq;
+    if (op === '!=') return !eq;
+    throw new Unsupported(`boolean fields do not support ${op}`);
+  }
+  return stringSetCheck(op, String(value), values);
+}
+
+export { accessFor, Unsupported };
+export type { TField, TFieldExpr };

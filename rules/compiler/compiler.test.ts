@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { KestrelEvent } from '../../collectors/events.js';
+import { loadRuleTexts } from '../loader/index.js';
+import { compileRuleSet } from './index.js';
+import { compiledRunner, referenceMatches } from './harness.js';
+
+const RULES = `
+- list: shell_binaries
+  items: [bash, sh, zsh, dash, ash]
+- macro: spawned_process
+  condition: (evt.type in (execve, execveat))
+- macro: container
+  condition: (container.id != host)
+- rule: Shell in container
+  desc: a shell in a container
+  condition: spawned_process and container and proc.name in (shell_binaries)
+  output: Shell spawned (user=%user.name cmd=%proc.cmdline parent=%proc.pname container=%container.id image=%container.image)
+  priority: WARNING
+  tags: [container, shell]
+- rule: Curl metadata
+  desc: cloud metadata
+  condition: spawned_process and proc.cmdline contains "169.254.169.254"
+  output: Metadata access (cmd=%proc.cmdline exe=%proc.exe args=%proc.args)
+  priority: CRITICAL
+- rule: Bin from tmp
+  desc: exec from tmp
+  condition: spawned_process and (proc.exepath startswith /tmp/ or proc.exepath startswith /dev/shm/) and not proc.name endswith .sh
+  output: Tmp exec %proc.exepath
+  priority: NOTICE
+- rule: Pool port
+  desc: miner pool
+  condition: evt.type = connect and fd.sport in (3333, 4444, 14444) and fd.sip != 127.0.0.1
+  output: Pool (dest=%fd.sip:%fd.sport proc=%proc.name)
+  priority: CRITICAL
+- rule: Private net
+  desc: private networks
+  condition: evt.type = connect and fd.snet in ("10.0.0.0/8", "192.168.0.0/16") and evt.res = SUCCESS
+  output: Private %fd.sip
+  priority: INFO
+`;
+
+const t = (n: number): bigint => 1_700_000_000_000_000_000n + BigInt(n) * 1_000_000n;
+const ctr = { id: 'abcdef0123456789abcdef', name: 'web', image: 'nginx:1.25' };
+
+const EVENTS: KestrelEvent[] = [
+  { type: 'exec', ts: t(1), pid: 100, ppid: 1, uid: 0, gid: 0, exe: '/usr/sbin/nginx', argv: ['nginx'], container: ctr },
+  { type: 'fork', ts: t(2), pid: 100, child: 101 },
+  { type: 'exec', ts: t(3), pid: 101, ppid: 100, uid: 0, gid: 0, exe: '/bin/bash', argv: ['/bin/bash', '-c', 'id'], container: ctr },
+  { type: 'exec', ts: t(4), pid: 200, ppid: 1, uid: 1000, gid: 1000, exe: '/bin/bash', argv: ['bash'] },
+  { type: 'exec', ts: t(5), pid: 201, ppid: 200, uid: 1000, gid: 1000, exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://169.254.169.254/latest/meta-data'] },
+  { type: 'exec', ts: t(6), pid: 202, ppid: 200, uid: 1000, gid: 1000, exe: '/tmp/x', argv: ['./x'] },
+  { type: 'exec', ts: t(7), pid: 203, ppid: 200, uid: 1000, gid: 1000, exe: '/tmp/run.sh', argv: ['run.sh'], comm: 'run.sh' },
+  { type: 'connect', ts: t(8), pid: 202, family: 'inet', daddr: '45.9.148.3', dport: 3333 },
+  { type: 'connect', ts: t(9), pid: 202, family: 'inet', daddr: '127.0.0.1', dport: 3333 },
+  { type: 'connect', ts: t(10), pid: 202, family: 'inet', daddr: '10.1.2.3', dport: 80 },
+  { type: 'connect', ts: t(11), pid: 202, family: 'inet', daddr: '192.168.1.1', dport: 80, ret: -111 },
+  { type: 'connect', ts: t(12), pid: 202, family: 'inet6', daddr: '2001:db8::1', dport: 4444 },
+];
+
+describe('rule compiler', () => {
+  const set = loadRuleTexts([{ name: 'test.yaml', text: RULES }]);
+  it('loads the test rules', () => {
+    expect(set.errors).toEqual([]);
+  });
+  const compiled = compileRuleSet(set);
+
+  it('compiles every rule, per hook', () => {
+    expect(compiled.unsupported).toEqual([]);
+    expect(compiled.compiled.map((c) => c.rule).sort()).toEqual(['Bin from tmp', 'Curl metadata', 'Pool port', 'Private net', 'Shell in container']);
+    expect(compiled.programs.map((p) => p.hook).sort()).toEqual([
+      'tracepoint/syscalls/sys_enter_connect',
+      'tracepoint/syscalls/sys_exit_connect',
+      'tracepoint/syscalls/sys_exit_execve',
+    ]);
+  });
+
+  it('fires exactly the rules the reference evaluator fires, with rendered values', () => {
+    const runner = compiledRunner(compiled);
+    const fired: string[][] = [];
+    for (const ev of EVENTS) {
+      const { records, contexts } = runner.step(ev);
+      const got = records.map((r) => r.rule.name).sort();
+      const want = contexts.flatMap((c) => referenceMatches(set, compiled, c.context)).sort();
+      expect({ ev: ev.ts, got }).toEqual({ ev: ev.ts, got: want });
+      fired.push(got);
+    }
+    expect(runner.faults).toEqual([]);
+    expect(runner.decodeErrors).toEqual([]);
+    expect(fired[2]).toEqual(['Shell in container']);
+    expect(fired[4]).toEqual(['Curl metadata']);
+    expect(fired[5]).toEqual(['Bin from tmp']);
+    expect(fired[6]).toEqual([]);
+    expect(fired[7]).toEqual(['Pool port']);
+    expect(fired[8]).toEqual([]);
+    expect(fired[9]).toEqual(['Private net']);
+    expect(fired[10]).toEqual([]);
+    expect(fired[11]).toEqual(['Pool port']);
+  });
+});

@@ -1,0 +1,171 @@
+// The maps a compiled rule set uses: the simulated kernel's (process cache, containers, names,
+// DNS), and the compiler's own (scratch, automata tables, string sets, the connect stash, the
+// ring buffer and its drop counter), with the contents the compiler fills in at load time.
+
+import { KERNEL_MAP_DEFS } from '../../collectors/kernel/maps.js';
+import {
+  BPF_F_RDONLY_PROG,
+  BPF_MAP_TYPE_ARRAY,
+  BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_LRU_HASH,
+  BPF_MAP_TYPE_RINGBUF,
+  type MapDef,
+} from '../../engine/maps/types.js';
+import { DROP_COUNTER_MAP } from '../../alerts/record-format.js';
+import type { Dfa } from './automata.js';
+import { CONN } from './fields.js';
+
+export const RINGBUF_MAP = 'kestrel_events';
+export const SCRATCH_MAP = 'kestrel_scratch';
+export const AUTOMATA_MAP = 'kestrel_automata';
+export const CONNECT_ARGS_MAP = 'kestrel_connect_args';
+
+export interface AutomatonRef {
+  /** index of the automata map in the program's map list */
+  map: number;
+  /** offset of this automaton in the map's single value */
+  offset: number;
+  /** offsets relative to `offset` */
+  classOff: number;
+  acceptOff: number;
+  nextOff: number;
+}
+
+/** Maps shared by every program of one compiled rule set, and their initial contents. */
+export class MapRegistry {
+  readonly defs = new Map<string, MapDef>();
+  /** Initial entries, key → value, filled before the programs run. */
+  readonly contents = new Map<string, { key: Uint8Array; value: Uint8Array }[]>();
+  private automata: Uint8Array[] = [];
+  private automataSize = 0;
+  private readonly automatonIndex = new Map<string, number>();
+  private readonly stringSets = new Map<number, { sets: Map<string, number>; members: Map<string, Set<number>> }>();
+
+  constructor(ringbufSize: number) {
+    for (const d of KERNEL_MAP_DEFS()) this.defs.set(d.name, d);
+    this.defs.set(SCRATCH_MAP, { name: SCRATCH_MAP, type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 64, maxEntries: 1, flags: 0 });
+    this.defs.set(AUTOMATA_MAP, { name: AUTOMATA_MAP, type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: BPF_F_RDONLY_PROG });
+    this.defs.set(CONNECT_ARGS_MAP, { name: CONNECT_ARGS_MAP, type: BPF_MAP_TYPE_LRU_HASH, keySize: 8, valueSize: CONN.size, maxEntries: 4096, flags: 0 });
+    this.defs.set(RINGBUF_MAP, { name: RINGBUF_MAP, type: BPF_MAP_TYPE_RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringbufSize, flags: 0 });
+    this.defs.set(DROP_COUNTER_MAP.name, { ...DROP_COUNTER_MAP });
+  }
+
+  def(name: string): MapDef {
+    const d = this.defs.get(name);
+    if (d === undefined) throw new Error(`unknown compiler map ${name}`);
+    return d;
+  }
+
+  /** Store a DFA's tables (deduplicated) and return its offset in the automata value. */
+  automaton(dfa: Dfa, nulIsSpace: boolean): { offset: number; classOff: number; acceptOff: number; nextOff: number } {
+    const classOf = dfa.classOf.slice();
+    if (nulIsSpace) classOf[0] = classOf[0x20];
+    const acceptLen = (dfa.states + 7) & ~7;
+    const bytes = new Uint8Array(256 + acceptLen + dfa.next.length * 2);
+    bytes.set(classOf, 0);
+    bytes.set(dfa.accept, 256);
+    const dv = new DataView(bytes.buffer);
+    dfa.next.forEach((v, i) => dv.setUint16(256 + acceptLen + 2 * i, v, true));
+    const key = Buffer.from(bytes).toString('base64');
+    let offset = this.automatonIndex.get(key);
+    if (offset === undefined) {
+      offset = this.automataSize;
+      this.automata.push(bytes);
+      this.automataSize += (bytes.length + 7) & ~7;
+      this.automatonIndex.set(key, offset);
+      this.def(AUTOMATA_MAP).valueSize = Math.max(8, this.automataSize);
+    }
+    return { offset, classOff: 0, acceptOff: 256, nextOff: 256 + acceptLen };
+  }
+
+  /** A string set of fixed-width keys; returns the map name and the set's bit. */
+  stringSet(cap: number, items: readonly string[]): { name: string; bit: number } {
+    const name = `kestrel_strset_${cap}`;
+    let g = this.stringSets.get(cap);
+    if (g === undefined) {
+      g = { sets: new Map(), members: new Map() };
+      this.stringSets.set(cap, g);
+      this.defs.set(name, { name, type: BPF_MAP_TYPE_HASH, keySize: cap, valueSize: 8, maxEntries: 1, flags: 0 });
+    }
+    const key = [...items].sort().join('\u0000');
+    let bit = g.sets.get(key);
+    if (bit === undefined) {
+      bit = g.sets.size;
+      g.sets.set(key, bit);
+      for (const it of items) {
+        const bytes = Buffer.from(it, 'utf8');
+        if (bytes.length > cap - 1) continue; // can never be stored whole: never equal
+        let s = g.members.get(it);
+        if (s === undefined) {
+          s = new Set();
+          g.members.set(it, s);
+        }
+        s.add(bit);
+      }
+      const d = this.def(name);
+      d.valueSize = 8 * Math.ceil(g.sets.size / 64);
+      d.maxEntries = Math.max(1, g.members.size);
+    }
+    return { name, bit };
+  }
+
+  /** Final contents of the compiler's maps (call after every program is generated). */
+  finish(): void {
+    const auto = new Uint8Array(this.def(AUTOMATA_MAP).valueSize);
+    let off = 0;
+    for (const a of this.automata) {
+      auto.set(a, off);
+      off += (a.length + 7) & ~7;
+    }
+    this.contents.set(AUTOMATA_MAP, [{ key: new Uint8Array(4), value: auto }]);
+    for (const [cap, g] of this.stringSets) {
+      const name = `kestrel_strset_${cap}`;
+      const words = Math.ceil(g.sets.size / 64);
+      const entries: { key: Uint8Array; value: Uint8Array }[] = [];
+      for (const [item, bits] of g.members) {
+        const key = new Uint8Array(cap);
+        key.set(Buffer.from(item, 'utf8'));
+        const value = new Uint8Array(8 * words);
+        const dv = new DataView(value.buffer);
+        for (const b of bits) {
+          const w = Math.floor(b / 64);
+          dv.setBigUint64(8 * w, dv.getBigUint64(8 * w, true) | (1n << BigInt(b % 64)), true);
+        }
+        entries.push({ key, value });
+      }
+      this.contents.set(name, entries);
+    }
+  }
+}
+
+/** One program's view: its own list of maps (indexes used by lddw), drawn from the registry. */
+export class CompilerMaps {
+  readonly used: string[] = [];
+
+  constructor(readonly registry: MapRegistry) {}
+
+  index(name: string): number {
+    let i = this.used.indexOf(name);
+    if (i < 0) {
+      this.registry.def(name);
+      this.used.push(name);
+      i = this.used.length - 1;
+    }
+    return i;
+  }
+
+  automaton(dfa: Dfa, nulIsSpace: boolean): AutomatonRef {
+    const a = this.registry.automaton(dfa, nulIsSpace);
+    return { map: this.index(AUTOMATA_MAP), ...a };
+  }
+
+  stringSet(cap: number, items: readonly string[]): { map: number; bit: number } {
+    const s = this.registry.stringSet(cap, items);
+    return { map: this.index(s.name), bit: s.bit };
+  }
+
+  /** The program's MapDefs, in lddw index order (live objects: sizes settle at finish()). */
+  defs(): MapDef[] {
+    return this.used.map((n) => this.registry.def(n));
+  }
+}

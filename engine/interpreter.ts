@@ -1374,11 +1374,12 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
         continue;
       }
       default: {
-        const what =
-          i < 0 || i >= N
-            ? `jump or fall-through outside the program (0..${N - 1})`
-            : `unknown opcode 0x${(w & 0xff).toString(16).padStart(2, '0')}`;
-        fault = makeFault('bad-insn', prog, i, what, R);
+        // loadProgram rejects jumps out of range, so only falling off the end gets here.
+        if (i >= N) {
+          fault = makeFault('bad-insn', prog, N - 1, 'execution falls through the end of the program', R);
+          break run;
+        }
+        fault = makeFault('bad-insn', prog, i, `unknown opcode 0x${(w & 0xff).toString(16).padStart(2, '0')}`, R);
         break run;
       }
     }

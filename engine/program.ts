@@ -159,9 +159,40 @@ export function loadProgram(spec: ProgramSpec, bindMap?: (def: MapDef, index: nu
     code.off[pc] = next.off;
     code.imm[pc] = next.imm;
   }
+  checkJumps(spec.name, code);
   for (let pc = 0; pc < n; pc++) {
     code.packed[2 * pc] = code.op[pc] | (code.dst[pc] << 8) | (code.src[pc] << 12) | (code.off[pc] << 16);
     code.packed[2 * pc + 1] = code.imm[pc];
   }
   return { spec, insns, code, maps, stats: { runs: 0, instructions: 0, timeNs: 0 } };
+}
+
+const JUMP_CODES = new Set([0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0, 0xc0, 0xd0]);
+
+/** Every jump and local call must land inside the program (Linux: "jump out of range"). */
+function checkJumps(name: string, code: DecodedCode): void {
+  const n = code.length;
+  for (let pc = 0; pc < n; pc++) {
+    const op = code.op[pc];
+    if (op === OP_LDDW) {
+      pc++;
+      continue;
+    }
+    const cls = op & 7;
+    if (cls !== 0x05 && cls !== 0x06) continue;
+    let target: number;
+    if (op === 0x85) {
+      if (code.src[pc] !== 1) continue;
+      target = pc + 1 + code.imm[pc];
+    } else if (op === 0x06) {
+      target = pc + 1 + code.imm[pc];
+    } else if (JUMP_CODES.has(op & 0xf0) && !(cls === 0x06 && (op & 0xf0) === 0x00)) {
+      target = pc + 1 + code.off[pc];
+    } else {
+      continue;
+    }
+    if (target < 0 || target >= n) {
+      throw new ProgramLoadError(name, pc, `jump out of range: target ${target} is outside the program (0..${n - 1})`);
+    }
+  }
 }

@@ -244,3 +244,30 @@ describe('JIT runs nested on one memory', () => {
     expect(r0(res)).toBe(7n); // the outer frame was not overwritten
   });
 });
+
+describe('lddw map value addresses', () => {
+  it('mapval: loads and stores through a direct array value address', () => {
+    const text = `
+.map arr array key=4 value=16 entries=1
+  lddw r3, mapval:arr+0
+  ldxdw r4, [r3+8]
+  add r4, 5
+  stxdw [r3+8], r4
+  stdw [r3+0], 3
+  ldxdw r0, [r3+0]
+  add r0, r4
+  exit
+`;
+    const a = world();
+    const b = world();
+    const pa = a.load(text, 'mapval');
+    const pb = b.load(text, 'mapval');
+    const ra = run(a, pa, 'interp', new Uint8Array(0));
+    const rb = run(b, pb, jit(pb, 0), new Uint8Array(0));
+    expect(ra.fault).toBeUndefined();
+    expect(r0(rb)).toBe(8n);
+    expect(r0(rb)).toBe(r0(ra));
+    expect(memDiff(a.rt.mem, b.rt.mem)).toBe(-1);
+    expect(b.maps.get('arr')?.lookup(new Uint8Array(4))).toEqual(a.maps.get('arr')?.lookup(new Uint8Array(4)));
+  });
+});

@@ -107,10 +107,14 @@ function buildLarge(path: string, n: number): void {
   );
   const now = nowNs();
   const span = 30n * 86_400_000_000_000n;
+  // mulberry32: independent draws (an LCG's low bits would correlate rule, word and container).
   let seed = 12345;
   const rnd = (k: number): number => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed % k;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) % k);
   };
   const t0 = performance.now();
   const chunk = 50_000;
@@ -156,7 +160,7 @@ export async function bench(): Promise<void> {
   await storm('every record a new incident, 2 webhooks (outbox)', 50_000, 50_000, 2);
 
   const n = Number(process.env.KESTREL_BENCH_INCIDENTS ?? 1_000_000);
-  const path = join(tmpdir(), `kestrel-bench-incidents-${n}.db`);
+  const path = join(tmpdir(), `kestrel-bench-incidents-v2-${n}.db`);
   let ok = false;
   if (existsSync(path)) {
     try {
@@ -175,7 +179,7 @@ export async function bench(): Promise<void> {
   process.stdout.write(`incidents list over ${n.toLocaleString('en-US')} incidents (limit 100 unless noted):\n`);
   timeQuery(store, 'list (newest)', {});
   timeQuery(store, '--rule "Rule 07 ..."', { rule: RULE_NAMES[7] });
-  timeQuery(store, '--container c000000003e8', { container: 'c000000003e8' });
+  timeQuery(store, '--container c000000003e7', { container: 'c000000003e7' });
   timeQuery(store, '--priority critical', { minLevel: 2 });
   timeQuery(store, '--priority =debug', { level: 7 });
   timeQuery(store, '--status acknowledged', { status: 'acknowledged' });
@@ -185,6 +189,8 @@ export async function bench(): Promise<void> {
   timeQuery(store, '--search xmrig (common word)', { search: 'xmrig' });
   timeQuery(store, '--search "xmrig payload7" --since 24h', { search: 'xmrig payload7', sinceNs: now - 24n * hour });
   timeQuery(store, '--search beaconzulu --limit 0 (all)', { search: 'beaconzulu', limit: 0 });
+  timeQuery(store, '--search xmrig --rule R (FTS + filter)', { search: 'xmrig', rule: RULE_NAMES[5] });
+  timeQuery(store, '--search xmrig --container C (FTS + filter)', { search: 'xmrig', container: 'c000000003e7' });
   timeQuery(store, 'stats --by rule (full scan)', () => store.stats('rule'));
   timeQuery(store, 'stats --by priority --since 24h', () => store.stats('priority', { sinceNs: now - 24n * hour }));
   store.close();

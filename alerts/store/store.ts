@@ -342,37 +342,37 @@ export class IncidentStore {
     return r === undefined ? undefined : toJson(r);
   }
 
-  private where(f: ListFilter): { sql: string; params: unknown[] } {
+  private where(f: ListFilter, p = '', withSearch = true): { sql: string; params: unknown[] } {
     const conds: string[] = [];
     const params: unknown[] = [];
     if (f.sinceNs !== undefined) {
-      conds.push('last_seen >= ?');
+      conds.push(`${p}last_seen >= ?`);
       params.push(f.sinceNs);
     }
     if (f.untilNs !== undefined) {
-      conds.push('first_seen <= ?');
+      conds.push(`${p}first_seen <= ?`);
       params.push(f.untilNs);
     }
     if (f.level !== undefined) {
-      conds.push('priority = ?');
+      conds.push(`${p}priority = ?`);
       params.push(f.level);
     } else if (f.minLevel !== undefined) {
-      conds.push('priority <= ?');
+      conds.push(`${p}priority <= ?`);
       params.push(f.minLevel);
     }
     if (f.rule !== undefined) {
-      conds.push('rule = ?');
+      conds.push(`${p}rule = ?`);
       params.push(f.rule);
     }
     if (f.container !== undefined) {
-      conds.push('container_id = ?');
+      conds.push(`${p}container_id = ?`);
       params.push(f.container);
     }
     if (f.status !== undefined) {
-      conds.push('status = ?');
+      conds.push(`${p}status = ?`);
       params.push(f.status);
     }
-    if (f.search !== undefined && f.search.trim() !== '') {
+    if (withSearch && f.search !== undefined && f.search.trim() !== '') {
       conds.push('id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)');
       params.push(ftsQuery(f.search));
     }
@@ -381,9 +381,20 @@ export class IncidentStore {
 
   /** The SQL `list` runs (exposed for EXPLAIN QUERY PLAN checks). */
   listSql(f: ListFilter): { sql: string; params: unknown[] } {
-    const w = this.where(f);
     const order = f.ascending === true ? 'ASC' : 'DESC';
     const limit = f.limit ?? 100;
+    if (f.search !== undefined && f.search.trim() !== '') {
+      // Walk the full-text index newest incident first (rowid order), so a common word with a
+      // LIMIT stops early instead of sorting every match.
+      const w = this.where(f, 'i.', false);
+      const cols = INCIDENT_COLUMNS.split(', ').map((c) => `i.${c}`).join(', ');
+      const sql = `SELECT ${cols} FROM incidents_fts JOIN incidents i ON i.id = incidents_fts.rowid WHERE incidents_fts MATCH ?${
+        w.sql === '' ? '' : ` AND ${w.sql.slice(6)}`
+      } ORDER BY incidents_fts.rowid ${order}${limit > 0 ? ' LIMIT ?' : ''}`;
+      const params = [ftsQuery(f.search), ...w.params];
+      return { sql, params: limit > 0 ? [...params, limit] : params };
+    }
+    const w = this.where(f);
     const sql = `SELECT ${INCIDENT_COLUMNS} FROM incidents ${w.sql} ORDER BY last_seen ${order}, id ${order}${limit > 0 ? ' LIMIT ?' : ''}`;
     return { sql, params: limit > 0 ? [...w.params, limit] : w.params };
   }

@@ -6,13 +6,14 @@ import { disassemble, disassembleNumbered } from '../../engine/asm/disassembler.
 import { looksLikeSlotText, parseSlotText, SlotTextError } from '../../engine/asm/slots.js';
 import { INSN_SIZE } from '../../engine/isa.js';
 
-const HELP = `usage: kestrel disasm FILE [--numbered]
+const HELP = `usage: kestrel disasm FILE [--labels | --numbered]
 
 Disassemble eBPF bytecode to the bpf_conformance assembly dialect (re-assemblable with
 \`kestrel asm\`). FILE holds raw little-endian 8-byte slots, or text with one slot per line:
 either 0x<u64> (as in bpf_conformance -- raw sections) or 16 hex digits in memory byte order
 (as \`kestrel asm --hex\` and \`rules compile --json\` print). - reads standard input.
 
+  -l, --labels     print jump and call targets as labels L<slot>: instead of +N/-N
   -n, --numbered   prefix each instruction with its slot index (not re-assemblable)
   -c, --config FILE, --db FILE, -r PATH   accepted for uniformity; unused
   -h, --help       this text
@@ -28,6 +29,7 @@ export async function run(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         numbered: { type: 'boolean', short: 'n' },
+        labels: { type: 'boolean', short: 'l' },
         config: { type: 'string', short: 'c' },
         db: { type: 'string' },
         rules: { type: 'string', short: 'r', multiple: true },
@@ -74,6 +76,8 @@ export async function run(args: string[]): Promise<number> {
     }
     insns = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   }
-  process.stdout.write(values.numbered === true ? disassembleNumbered(insns) : disassemble(insns));
+  process.stdout.write(
+    values.numbered === true ? disassembleNumbered(insns) : disassemble(insns, undefined, { labels: values.labels === true }),
+  );
   return 0;
 }

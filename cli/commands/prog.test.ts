@@ -58,6 +58,12 @@ describe('kestrel asm / disasm', () => {
     expect(await disasmRun([bin])).toBe(0);
     expect(out.split('\n')[0]).toBe('mov %r0, 0');
     expect(out).toContain('jge %r3, %r2, +4');
+    const plain = out;
+    out = '';
+    expect(await disasmRun([bin, '--labels'])).toBe(0);
+    expect(out).toContain('L3:\njge %r3, %r2, L8\n');
+    expect(out).toContain('ja L3\n');
+    out = plain;
     // The disassembly re-assembles to the same bytes.
     const again = file('again.asm', out);
     const bin2 = join(dir, 'again.bin');

@@ -194,6 +194,19 @@ describe('disassembler round trip', () => {
     );
   });
 
+  it('round-trips with labels instead of offsets', () => {
+    fc.assert(
+      fc.property(fc.array(insnArb, { minLength: 1, maxLength: 40 }), (groups) => {
+        const bytes = encode(groups.flat());
+        const text = disassemble(bytes, undefined, { labels: true });
+        expect(slotsToHex(assemble(text).insns)).toEqual(slotsToHex(bytes));
+      }),
+      { numRuns: 300 },
+    );
+    const text = disassemble(assemble('mov r0, 0\nloop: add r0, 1\njne r0, 10, loop\ncall local f\nexit\nf: exit').insns, undefined, { labels: true });
+    expect(text).toBe('mov %r0, 0\nL1:\nadd %r0, 1\njne %r0, 10, L1\ncall local L5\nexit\nL5:\nexit\n');
+  });
+
   it('round-trips arbitrary bytes (non-canonical slots become .raw)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 8, maxLength: 160 }).map((b) => b.slice(0, b.length - (b.length % 8))), (bytes) => {

@@ -144,18 +144,54 @@ export function disasmOne(insns: readonly Insn[], pc: number, maps?: readonly Ma
   return raw();
 }
 
+export interface DisasmOptions {
+  /** Print jump, call and callback targets as labels `L<slot>:` instead of +N/-N (still re-assemblable). */
+  labels?: boolean;
+}
+
+/** Slot index targeted by a jump, local call or lddw func, or undefined. */
+function targetOf(d: readonly Insn[], pc: number): number | undefined {
+  const i = d[pc];
+  const cls = i.opcode & 7;
+  if (i.opcode === OP_LDDW) return i.src === 4 ? pc + 1 + i.imm : undefined;
+  if (cls !== 0x05 && cls !== 0x06) return undefined;
+  if (i.opcode === OP_CALL) return i.src === 1 ? pc + 1 + i.imm : undefined;
+  if (i.opcode === OP_JA32) return pc + 1 + i.imm;
+  if (i.opcode === OP_EXIT || i.opcode === OP_CALLX) return undefined;
+  return pc + 1 + i.off;
+}
+
 /**
  * Whole program as text, one instruction per line. With `maps`, `.map` declarations come first
  * so that `map:NAME` operands re-assemble to the same indices.
  */
-export function disassemble(insns: Uint8Array, maps?: readonly MapDef[]): string {
+export function disassemble(insns: Uint8Array, maps?: readonly MapDef[], opts: DisasmOptions = {}): string {
   const d = decode(insns);
   const out: string[] = [];
   if (maps !== undefined) for (const m of maps) out.push(mapDecl(m));
+  const texts: (string | undefined)[] = new Array(d.length);
   for (let pc = 0; pc < d.length; pc++) {
-    const text = disasmOne(d, pc, maps);
+    texts[pc] = disasmOne(d, pc, maps);
+    if (d[pc].opcode === OP_LDDW && !(texts[pc] as string).startsWith('.raw')) pc++;
+  }
+  const labels = new Set<number>();
+  if (opts.labels === true) {
+    for (let pc = 0; pc < d.length; pc++) {
+      const text = texts[pc];
+      if (text === undefined || text.startsWith('.raw')) continue;
+      const t = targetOf(d, pc);
+      if (t !== undefined && t >= 0 && t < d.length && texts[t] !== undefined) {
+        labels.add(t);
+        // Replace the trailing relative target with the label.
+        texts[pc] = text.replace(/(func:)?[+-]\d+$/, (_m, f: string | undefined) => `${f ?? ''}L${t}`);
+      }
+    }
+  }
+  for (let pc = 0; pc < d.length; pc++) {
+    const text = texts[pc];
+    if (text === undefined) continue;
+    if (labels.has(pc)) out.push(`L${pc}:`);
     out.push(text);
-    if (d[pc].opcode === OP_LDDW && !text.startsWith('.raw')) pc++;
   }
   return out.join('\n') + (out.length > 0 ? '\n' : '');
 }

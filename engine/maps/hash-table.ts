@@ -3,6 +3,24 @@
 // so lookups stay short however many deletes happened). Lookups hash the key bytes straight from
 // the caller's buffer (the VM's memory on the program path) and allocate nothing.
 
+/** One murmur3 block step. */
+function mixWord(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** murmur3's finaliser. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /** murmur3_32 over `len` bytes of `buf` at `off`. */
 export function hashBytes(buf: Uint8Array, off: number, len: number): number {
   let h = 0x9747b28c ^ len;
@@ -38,6 +56,8 @@ export class HashIndex {
   /** Key bytes of element e at e*keySize. */
   readonly keys: Uint8Array;
   private readonly hashes: Int32Array;
+  /** For 4- and 8-byte keys: the key as little-endian int32 words, compared on lookup. */
+  private readonly keyWords: Int32Array;
 
   constructor(
     readonly keySize: number,
@@ -49,6 +69,7 @@ export class HashIndex {
     this.mask = cap - 1;
     this.keys = new Uint8Array(keySize * maxEntries);
     this.hashes = new Int32Array(maxEntries);
+    this.keyWords = new Int32Array(keySize === 4 || keySize === 8 ? (keySize >>> 2) * maxEntries : 0);
   }
 
   get bytes(): number {
@@ -58,6 +79,8 @@ export class HashIndex {
   /** Element holding the key at buf[off..off+keySize), or -1. */
   find(buf: Uint8Array, off: number): number {
     const ks = this.keySize;
+    if (ks === 4) return this.find4(buf, off);
+    if (ks === 8) return this.find8(buf, off);
     const h = hashBytes(buf, off, ks);
     const slots = this.slots;
     const mask = this.mask;
@@ -77,10 +100,50 @@ export class HashIndex {
     }
   }
 
+  // Specialised lookups for the common 4- and 8-byte keys (pids, cgroup ids, inodes): the same
+  // murmur3 as hashBytes, computed on words, and the key compared as words.
+  private find4(buf: Uint8Array, off: number): number {
+    const w = buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24);
+    let h = mixWord(0x9747b28c ^ 4, w) ^ 4;
+    h = fmix(h);
+    const slots = this.slots;
+    const mask = this.mask;
+    const kw = this.keyWords;
+    let i = h & mask;
+    for (;;) {
+      const e = slots[i];
+      if (e < 0) return -1;
+      if (kw[e] === w) return e;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private find8(buf: Uint8Array, off: number): number {
+    const w0 = buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24);
+    const w1 = buf[off + 4] | (buf[off + 5] << 8) | (buf[off + 6] << 16) | (buf[off + 7] << 24);
+    const h = fmix(mixWord(mixWord(0x9747b28c ^ 8, w0), w1) ^ 8);
+    const slots = this.slots;
+    const mask = this.mask;
+    const kw = this.keyWords;
+    let i = h & mask;
+    for (;;) {
+      const e = slots[i];
+      if (e < 0) return -1;
+      if (kw[2 * e] === w0 && kw[2 * e + 1] === w1) return e;
+      i = (i + 1) & mask;
+    }
+  }
+
   /** Index element e (not present yet) under the key at buf[off..]. */
   insert(e: number, buf: Uint8Array, off: number): void {
     const ks = this.keySize;
     this.keys.set(buf.subarray(off, off + ks), e * ks);
+    if (ks === 4 || ks === 8) {
+      for (let w = 0; w < ks; w += 4) {
+        const p = off + w;
+        this.keyWords[(e * ks + w) >>> 2] = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24);
+      }
+    }
     const h = hashBytes(buf, off, ks);
     this.hashes[e] = h;
     let i = h & this.mask;

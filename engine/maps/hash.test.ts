@@ -227,3 +227,28 @@ describe('LRU hash', () => {
     expect(m.lookup(u32(0))).toBeUndefined();
   });
 });
+
+describe('hash index key sizes', () => {
+  it('finds keys of 4, 8 and other sizes whatever their bytes', () => {
+    for (const ks of [1, 3, 4, 5, 8, 12, 16, 64]) {
+      const mem = new VmMemory({ initialBytes: 1 << 20 });
+      const m = createMap(mem, { name: 'k', type: BPF_MAP_TYPE_HASH, keySize: ks, valueSize: 4, maxEntries: 300, flags: 0 });
+      const key = (i: number): Uint8Array => Uint8Array.from({ length: ks }, (_, j) => (i * 131 + j * 7 + (i >> 8) * 13) & 0xff);
+      const seen = new Set<string>();
+      for (let i = 0; i < 300; i++) {
+        const k = key(i);
+        if (seen.has(k.join())) continue;
+        seen.add(k.join());
+        m.update(k, u32(i));
+      }
+      for (let i = 0; i < 300; i++) {
+        const got = m.lookup(key(i));
+        expect(got, `ks=${ks} i=${i}`).toBeDefined();
+        const addr = onStack(mem, key(i));
+        expect(m.lookupAddr(addr, 0)).toBeGreaterThan(0);
+      }
+      const absent = new Uint8Array(ks).fill(0xee);
+      if (!seen.has(absent.join())) expect(m.lookup(absent)).toBeUndefined();
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { compileExample } from '../../engine/elf/compile.js';
+import { compileExample, examplesDir } from '../../engine/elf/compile.js';
 import { loadElf, type ElfObject } from '../../engine/elf/index.js';
 import type { KestrelEvent } from '../../collectors/events.js';
 import { formatEvent } from '../../collectors/ndjson.js';
@@ -259,6 +259,31 @@ describe('kestrel prog load|show', () => {
     // One record per execve the programs saw, each with the path the simulated process ran.
     expect(summary?.programs?.[0].runs).toBe(recs.length);
     for (const r of recs) expect(r.data?.filename).toMatch(/^\//);
+  });
+
+  it('run executes one program on a given context, including XDP programs', async () => {
+    let c = capture();
+    let code: number;
+    try {
+      code = await run(['run', objs.get('hello')?.path ?? '', '--prog', 'hello_connect', '--mem', '00'.repeat(16) + '0300000000000000' + '00'.repeat(8) + '1c00000000000000', '--json']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const doc = JSON.parse(c.out.join('')) as { r0: string; trace: string[]; instructions: number };
+    expect(doc.r0).toBe('0x0');
+    expect(doc.trace).toEqual(['connect fd=3 uid=1000 gid=100 len=28']);
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-prog-'));
+    const src = join(dir, 'pass.c');
+    writeFileSync(src, `#include "${examplesDir()}/kestrel_bpf.h"\nSEC("xdp") int pass(void *ctx) { return 2; }\nchar LICENSE[] SEC("license") = "GPL";\n`);
+    c = capture();
+    try {
+      code = await run(['run', src, '--repeat', '3']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    expect(c.out.join('')).toMatch(/pass: r0 = 0x2 \(2 instructions, 3 runs/);
   });
 
   it('show lists programs and maps with sizes; bad objects exit 2', async () => {

@@ -23,6 +23,8 @@ import { HOOK_CONTEXTS } from '../../engine/verifier/index.js';
 import { RingBufMap, RingBufConsumer, PerfEventArrayMap, PerfEventReader } from '../../engine/maps/index.js';
 import { MAP_TYPE_NAMES } from '../../engine/maps/types.js';
 import type { ExecEnv, Runtime } from '../../engine/runtime.js';
+import { RegionKind } from '../../engine/memory.js';
+import { testEnv } from '../../engine/helpers/test-env.js';
 import { SimKernel, type Handled } from '../../collectors/kernel/kernel.js';
 import { HOOKS, hookByName, type HookName } from '../../collectors/kernel/hooks.js';
 import type { KestrelEvent } from '../../collectors/events.js';
@@ -151,50 +153,8 @@ export class ElfSession {
     }
   }
 
-  private recordTypeFor(mapIndex: number): number | undefined {
-    const btf = this.obj.btf;
-    if (btf === undefined) return undefined;
-    if (this.opts.recordType !== undefined) {
-      const name = this.opts.recordType.replace(/^struct\s+/, '');
-      const t = btf.find(name, BtfKind.Struct) ?? btf.find(name, BtfKind.Typedef);
-      if (t === undefined) throw new ElfError(`record type '${this.opts.recordType}' not found in the object's BTF`);
-      return t.id;
-    }
-    return this.obj.maps[mapIndex].recordType;
-  }
-
-  private render(mapName: string, typeId: number | undefined, bytes: Uint8Array): OutputLine {
-    const btf = this.obj.btf;
-    if (btf !== undefined && typeId !== undefined) {
-      const size = btf.sizeOf(typeId);
-      if (bytes.length >= size) {
-        const data = decodeValue(btf, typeId, bytes.subarray(0, size));
-        const extra = bytes.length > size ? ` +${bytes.length - size} bytes` : '';
-        return { kind: 'record', map: mapName, text: `${mapName}: ${JSON.stringify(data)}${extra}`, data };
-      }
-    }
-    return { kind: 'record', map: mapName, text: `${mapName}: ${bytes.length} bytes\n${hexDump(bytes, '  ')}` };
-  }
-
   private setupReaders(): void {
-    this.io.maps.forEach((m, i) => {
-      const name = m.def.name;
-      if (m instanceof RingBufMap) {
-        const typeId = this.recordTypeFor(i);
-        const c = new RingBufConsumer(m);
-        this.readers.push({ map: name, drain: () => c.consume((data) => this.emit(this.render(name, typeId, data.slice()))) });
-      } else if (m instanceof PerfEventArrayMap) {
-        // Like libbpf's perf_buffer__new: one perf event (buffer) per CPU, else output is -ENOENT.
-        m.openAll();
-        const typeId = this.recordTypeFor(i);
-        const r = new PerfEventReader(
-          m,
-          (_cpu, data) => this.emit(this.render(name, typeId, data.slice())),
-          (cpu, count) => this.emit({ kind: 'lost', map: name, text: `${name}: lost ${count} sample(s) on CPU ${cpu}` }),
-        );
-        this.readers.push({ map: name, drain: () => r.consume() });
-      }
-    });
+    this.readers.push(...outputReaders(this.obj, this.io, this.emit, this.opts.recordType));
   }
 
   /** Deliver waiting ring-buffer and perf-buffer records. */
@@ -223,6 +183,58 @@ export class ElfSession {
   close(): void {
     closeObject(this.io);
   }
+}
+
+// ---- ring-buffer and perf-buffer output ----
+
+function recordTypeFor(obj: ElfObject, mapIndex: number, override: string | undefined): number | undefined {
+  const btf = obj.btf;
+  if (btf === undefined) return undefined;
+  if (override !== undefined) {
+    const name = override.replace(/^struct\s+/, '');
+    const t = btf.find(name, BtfKind.Struct) ?? btf.find(name, BtfKind.Typedef);
+    if (t === undefined) throw new ElfError(`record type '${override}' not found in the object's BTF`);
+    return t.id;
+  }
+  return obj.maps[mapIndex].recordType;
+}
+
+/** A record as text: decoded with BTF when the type is known and the record is big enough, else hex. */
+export function renderRecord(obj: ElfObject, mapName: string, typeId: number | undefined, bytes: Uint8Array): OutputLine {
+  const btf = obj.btf;
+  if (btf !== undefined && typeId !== undefined) {
+    const size = btf.sizeOf(typeId);
+    if (bytes.length >= size) {
+      const data = decodeValue(btf, typeId, bytes.subarray(0, size));
+      const extra = bytes.length > size ? ` +${bytes.length - size} bytes` : '';
+      return { kind: 'record', map: mapName, text: `${mapName}: ${JSON.stringify(data)}${extra}`, data };
+    }
+  }
+  return { kind: 'record', map: mapName, text: `${mapName}: ${bytes.length} bytes\n${hexDump(bytes, '  ')}` };
+}
+
+/** Consumers for every ring buffer and perf event array of an instantiated object. */
+function outputReaders(obj: ElfObject, io: InstantiatedObject, emit: (l: OutputLine) => void, recordType: string | undefined): Reader[] {
+  const readers: Reader[] = [];
+  io.maps.forEach((m, i) => {
+    const name = m.def.name;
+    if (m instanceof RingBufMap) {
+      const typeId = recordTypeFor(obj, i, recordType);
+      const c = new RingBufConsumer(m);
+      readers.push({ map: name, drain: () => c.consume((data) => emit(renderRecord(obj, name, typeId, data.slice()))) });
+    } else if (m instanceof PerfEventArrayMap) {
+      // Like libbpf's perf_buffer__new: one perf event (buffer) per CPU, else output is -ENOENT.
+      m.openAll();
+      const typeId = recordTypeFor(obj, i, recordType);
+      const r = new PerfEventReader(
+        m,
+        (_cpu, data) => emit(renderRecord(obj, name, typeId, data.slice())),
+        (cpu, count) => emit({ kind: 'lost', map: name, text: `${name}: lost ${count} sample(s) on CPU ${cpu}` }),
+      );
+      readers.push({ map: name, drain: () => r.consume() });
+    }
+  });
+  return readers;
 }
 
 // ---- event sources ----
@@ -615,15 +627,127 @@ export async function runShow(args: string[]): Promise<number> {
   }
 }
 
-/** Entry point: `load ...` or `show ...`. */
+const HELP_RUN = `usage: kestrel prog run FILE.o|FILE.c [--prog NAME] [--mem HEX] [--repeat N] [--exec interp|jit]
+                       [--budget N] [--no-verify] [--json]
+
+Run one program of an object once (or --repeat N times) on a context of your own, like
+bpftool prog run: r1 points at the context (--mem bytes, else zeros of the hook's context size)
+and r2 holds its length. Helpers see a test task (tgid 1000, pid 1001, uid 1000, comm "bash"); user memory
+is empty. Prints r0, instructions, trace lines and ring-buffer records. Runs socket and XDP
+programs too, which cannot be attached to the simulated kernel.`;
+
+function parseHex(h: string): Uint8Array {
+  const clean = h.replace(/0x/gi, '').replace(/[\s,:]/g, '');
+  if (!/^([0-9a-fA-F]{2})*$/.test(clean)) throw new UsageError(`--mem: '${h}' is not hex bytes`);
+  return new Uint8Array(Buffer.from(clean, 'hex'));
+}
+
+export async function runRun(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { ...OPTIONS, prog: { type: 'string' }, mem: { type: 'string' }, repeat: { type: 'string' } },
+    });
+  } catch (e) {
+    err(`kestrel prog run: ${e instanceof Error ? e.message : String(e)}\n${HELP_RUN}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) {
+    out(HELP_RUN);
+    return 0;
+  }
+  let io: InstantiatedObject | undefined;
+  try {
+    if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing FILE.o' : `unexpected argument '${positionals[1]}'`);
+    const file = positionals[0];
+    const obj = readObject(file);
+    const vm = createVm();
+    io = instantiate(obj, vm, { verify: values['no-verify'] !== true });
+    const ip = values.prog !== undefined ? io.programs.find((x) => x.prog.name === values.prog) : io.programs[0];
+    if (ip === undefined) throw new UsageError(`no program '${values.prog}' in ${file} (have: ${io.programs.map((x) => x.prog.name).join(', ')})`);
+    if (ip.loaded === undefined) {
+      err(`kestrel prog run: ${ip.prog.name}: ${ip.error ?? 'not loaded'}`);
+      if (ip.verdict !== undefined && !ip.verdict.ok) err(ip.verdict.log.trimEnd());
+      return 1;
+    }
+    const progType = ip.prog.attach.progType;
+    const hc = ip.prog.attach.hook !== undefined ? HOOK_CONTEXTS[ip.prog.attach.hook] : HOOK_CONTEXTS[progType];
+    const ctx = values.mem !== undefined ? parseHex(values.mem) : new Uint8Array(ip.ctxSize);
+    const repeat = intOpt(values.repeat, 'repeat') ?? 1;
+    const ex = selectExecutor(ip.loaded, execOpt(values.exec), {
+      verified: ip.verdict,
+      verify: hc !== undefined ? { progType: hc.progType, ctxSize: hc.ctxSize, maps: ip.loaded.spec.maps, gpl: obj.gpl } : undefined,
+      log: (m) => err(m),
+    });
+    const env = testEnv();
+    const rt = vm.runtime(env, { progType });
+    let addr = 0;
+    if (ctx.length > 0) {
+      addr = vm.mem.alloc(ctx.length).addr;
+      vm.mem.addRegion(addr, ctx.length, RegionKind.Context, progType !== 'tracepoint' && progType !== 'kprobe');
+    }
+    rt.ctxAddr = addr;
+    rt.ctxSize = ctx.length;
+    const lines: OutputLine[] = [];
+    const readers = outputReaders(obj, io, (l) => lines.push(l), values['record-type']);
+    let res = { r0lo: 0, r0hi: 0, instructions: 0 } as ReturnType<Executor['run']>;
+    const t0 = performance.now();
+    for (let i = 0; i < Math.max(1, repeat); i++) {
+      if (ctx.length > 0) vm.mem.u8.set(ctx, addr);
+      res = ex.run(rt, addr, 0, ctx.length, 0, { budget: intOpt(values.budget, 'budget') });
+      for (const r of readers) r.drain();
+      if (res.fault !== undefined) break;
+    }
+    const ns = ((performance.now() - t0) * 1e6) / Math.max(1, repeat);
+    const r0 = `0x${((BigInt(res.r0hi >>> 0) << 32n) | BigInt(res.r0lo >>> 0)).toString(16)}`;
+    const where = res.fault !== undefined ? lineAt(ip.prog.lines, res.fault.pc) : undefined;
+    const fault = res.fault !== undefined ? `${res.fault.toString()}${where !== undefined ? ` (${formatLine(where)})` : ''}` : undefined;
+    if (values.json === true) {
+      out(JSON.stringify({
+        program: ip.prog.name,
+        r0,
+        instructions: res.instructions,
+        ...(fault !== undefined ? { fault } : {}),
+        exec: ex.mode,
+        ...(repeat > 1 ? { runs: repeat, ns_per_run: Math.round(ns) } : {}),
+        trace: env.printk,
+        records: lines.filter((l) => l.kind === 'record').map((l) => l.data ?? l.text),
+      }));
+    } else {
+      for (const t of env.printk) out(`trace: ${t}`);
+      for (const l of lines) out(l.text);
+      out(`${ip.prog.name}: r0 = ${r0} (${res.instructions} instructions${repeat > 1 ? `, ${repeat} runs, ${Math.round(ns)} ns/run` : ''}, ${ex.mode})`);
+      if (fault !== undefined) err(`kestrel: ${ip.prog.name}: ${fault}`);
+    }
+    return fault !== undefined ? 1 : 0;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ElfError) {
+      err(`kestrel prog run: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof Error && /^clang/.test(e.message)) {
+      err(`kestrel prog run: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  } finally {
+    if (io !== undefined) closeObject(io);
+  }
+}
+
+/** Entry point: `load ...`, `show ...` or `run ...` (for ELF objects). */
 export async function run(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'load') return runLoad(rest);
   if (sub === 'show') return runShow(rest);
+  if (sub === 'run') return runRun(rest);
   if (sub === undefined || sub === '--help' || sub === '-h') {
-    out(`${HELP_LOAD}\n\n${HELP_SHOW}`);
+    out(`${HELP_LOAD}\n\n${HELP_SHOW}\n\n${HELP_RUN}`);
     return sub === undefined ? 2 : 0;
   }
-  err(`kestrel prog: unknown subcommand '${sub}' (expected load or show)`);
+  err(`kestrel prog: unknown subcommand '${sub}' (expected load, show or run)`);
   return 2;
 }

@@ -196,6 +196,9 @@ describe('task, time and misc helpers', () => {
     expect(invokeHelper(rt, 109, 9)).toBe(0n);
     expect(invokeHelper(rt, 109, 65)).toBe(neg(EINVAL));
     expect(env.signals).toEqual([9]);
+    const init = setup({ task: { pid: 1, tgid: 1, uid: 0, gid: 0, comm: 'init', cgroupId: 1n, taskAddr: 1n } });
+    expect(invokeHelper(init.rt, 109, 9)).toBe(neg(1));
+    expect(init.env.signals).toEqual([]);
     expect(invokeHelper(rt, 58, 0, -13n)).toBe(0n);
     expect(env.overrides).toEqual([-13n]);
   });

@@ -351,7 +351,9 @@ function sendSignal(rt: Runtime): void {
   const mem = rt.mem;
   // valid_signal(): 0..64.
   if (argHi(mem, 1) !== 0 || argLo(mem, 1) > 64) return setRetNum(mem, -EINVAL);
-  if (rt.env.currentTask() === undefined) return setRetNum(mem, -1 /* -EPERM */);
+  // No task, or init (pid 1): Linux refuses with -EPERM to avoid killing init.
+  const t = rt.env.currentTask();
+  if (t === undefined || t.tgid === 1) return setRetNum(mem, -1);
   setRetNum(mem, rt.env.sendSignal(argLo(mem, 1)));
 }
 

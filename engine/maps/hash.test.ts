@@ -252,3 +252,20 @@ describe('hash index key sizes', () => {
     }
   });
 });
+
+describe('memory growth', () => {
+  it('program-side inserts into lazily allocated maps survive the memory growing under them', () => {
+    const mem = new VmMemory({ initialBytes: 2 * 65536 });
+    const m = createMap(mem, def(BPF_MAP_TYPE_HASH, 20000, { flags: BPF_F_NO_PREALLOC, valueSize: 64 }));
+    const k = onStack(mem, u32(0));
+    const v = onStack(mem, u64(0n));
+    const gen0 = mem.generation;
+    for (let i = 0; i < 5000; i++) {
+      mem.dv.setUint32(k, i, true);
+      mem.dv.setUint32(v, i * 2, true);
+      expect(m.updateAddr(k, v, BPF_ANY, 0)).toBe(0);
+    }
+    expect(mem.generation).toBeGreaterThan(gen0);
+    for (let i = 0; i < 5000; i += 97) expect(readU32(m.lookup(u32(i)))).toBe(i * 2);
+  });
+});

@@ -144,7 +144,8 @@ export class HashMap extends MapBase {
    * Find or create the element for the key at buf[off..]. Returns the element number or a
    * negative errno. `created` tells the caller to initialise every CPU's value.
    */
-  private upsert(buf: Uint8Array, off: number, flags: number): number {
+  private upsert(keyBuf: Uint8Array, off: number, flags: number, fromMem: boolean): number {
+    let buf = keyBuf;
     const bad = MapBase.flagsErrno(flags);
     if (bad !== 0) return -bad;
     const e = this.index.find(buf, off);
@@ -163,6 +164,8 @@ export class HashMap extends MapBase {
     const n = this.takeElem();
     if (n === -1) return -E2BIG;
     if (n === -2) return -ENOMEM;
+    // Allocating values may have grown the memory, detaching the old views.
+    if (fromMem) buf = this.mem.u8;
     this.index.insert(n, buf, off);
     this.live[n] = 1;
     this.nLive++;
@@ -182,7 +185,7 @@ export class HashMap extends MapBase {
 
   updateAddr(keyAddr: number, valueAddr: number, flags: number, cpu: number): number {
     if (this.closed) return -22;
-    const e = this.upsert(this.mem.u8, keyAddr, flags);
+    const e = this.upsert(this.mem.u8, keyAddr, flags, true);
     if (e < 0) return e;
     const u8 = this.mem.u8;
     const vs = this.def.valueSize;
@@ -234,7 +237,7 @@ export class HashMap extends MapBase {
         `map ${this.def.name}: value is ${value.length} bytes, expected ${this.percpu ? `${full} (or ${vs})` : vs}`,
       );
     }
-    const e = this.upsert(key, 0, flags);
+    const e = this.upsert(key, 0, flags, false);
     this.throwIf(e, 'update');
     const u8 = this.mem.u8;
     if (!this.percpu) {

@@ -127,7 +127,8 @@ export class LpmTrieMap extends MapBase {
   }
 
   /** Element for the key (created if allowed by flags) or a negative errno. */
-  private upsert(buf: Uint8Array, off: number, flags: number): number {
+  private upsert(keyBuf: Uint8Array, off: number, flags: number, fromMem: boolean): number {
+    let buf = keyBuf;
     if (!Number.isInteger(flags) || flags < 0 || flags > BPF_EXIST) return -EINVAL;
     const plen = LpmTrieMap.prefixLen(buf, off);
     if (plen > this.maxPrefix) return -EINVAL;
@@ -142,6 +143,8 @@ export class LpmTrieMap extends MapBase {
     const e = this.takeElem();
     if (e === -1) return -ENOSPC;
     if (e === -2) return -ENOMEM;
+    // Allocating values may have grown the memory, detaching the old views.
+    if (fromMem) buf = this.mem.u8;
     const node = this.nodeFor(buf, off, plen, true);
     this.nodeElem[node] = e;
     this.elemNode[e] = node;
@@ -172,7 +175,7 @@ export class LpmTrieMap extends MapBase {
 
   updateAddr(keyAddr: number, valueAddr: number, flags: number, _cpu: number): number {
     if (this.closed) return -EINVAL;
-    const e = this.upsert(this.mem.u8, keyAddr, flags);
+    const e = this.upsert(this.mem.u8, keyAddr, flags, true);
     if (e < 0) return e;
     this.mem.u8.copyWithin(this.valueAddr[e], valueAddr, valueAddr + this.def.valueSize);
     return 0;
@@ -199,7 +202,7 @@ export class LpmTrieMap extends MapBase {
     if (value.length !== this.def.valueSize) {
       throw new MapError('EINVAL', `map ${this.def.name}: value is ${value.length} bytes, expected ${this.def.valueSize}`);
     }
-    const e = this.upsert(key, 0, flags);
+    const e = this.upsert(key, 0, flags, false);
     this.throwIf(e, 'update');
     this.mem.u8.set(value, this.valueAddr[e]);
   }

@@ -20,6 +20,7 @@ export const MAP_TYPE_BY_NAME: Readonly<Record<string, number>> = {
   percpu_hash: BPF_MAP_TYPE_PERCPU_HASH,
   percpu_array: BPF_MAP_TYPE_PERCPU_ARRAY,
   lru_hash: BPF_MAP_TYPE_LRU_HASH,
+  lru_percpu_hash: BPF_MAP_TYPE_LRU_PERCPU_HASH,
   lpm_trie: BPF_MAP_TYPE_LPM_TRIE,
   ringbuf: BPF_MAP_TYPE_RINGBUF,
 };

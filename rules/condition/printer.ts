@@ -44,6 +44,6 @@ const MODIFIER_WORDS = new Set(['oneof', 'anyof', 'allof']);
 
 export function printValue(v: ValueNode | string): string {
   const s = typeof v === 'string' ? v : v.value;
-  // A bare value must not look like something else to the parser (val(...), a transformer).
-  return BARE_STR.test(s) && !MODIFIER_WORDS.has(s) ? s : quote(s);
+  const quoted = typeof v !== 'string' && v.quoted;
+  return !quoted && BARE_STR.test(s) && !MODIFIER_WORDS.has(s) ? s : quote(s);
 }

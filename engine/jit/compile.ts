@@ -57,8 +57,16 @@ export interface CompiledModule {
 const FN_TYPE: FuncType = { params: [I64, I64, I64, I64, I64, I64], results: [I64] };
 
 /** Globals, in declaration order (see GLOBAL_TYPES). */
-export const G = { cnt: 0, budget: 1, minFp: 2, r0hi: 3, cntLo: 4, cntHi: 5, fault: 6, faultPc: 7 } as const;
-const GLOBAL_TYPES = [I64, I64, I64, I32, I32, I32, I32, I32] as const;
+export const G = { cnt: 0, budget: 1, minFp: 2, fault: 3, faultPc: 4 } as const;
+const GLOBAL_TYPES = [I64, I64, I64, I32, I32] as const;
+
+/**
+ * Where the entry leaves r0's high half and the instruction count (three u32) for JavaScript to
+ * read through the memory's typed arrays: page 0, beside the helper exchange area, in no region,
+ * so programs cannot reach it. (Reading wasm globals from JavaScript costs more than the run of
+ * a small program.)
+ */
+export const JIT_OUT = 0x400;
 
 export function compileModule(insns: readonly Insn[], opts: CompileOptions): CompiledModule {
   const starts = functionStarts(insns);
@@ -277,15 +285,11 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   wide(2, 3);
   e.i64c(0).i64c(0).i64c(0).get(4).op(Op.i64_extend_i32_u).call(fnIndexOfStart.get(0) as number);
   e.set(8);
-  e.get(8).i64c(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).gset(G.r0hi);
-  e.gget(G.cnt).op(Op.i32_wrap_i64).gset(G.cntLo);
-  e.gget(G.cnt).i64c(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).gset(G.cntHi);
+  e.i32c(0).get(8).i64c(32).op(Op.i64_shr_u).mem(Op.i64_store32, 2, JIT_OUT);
+  e.i32c(0).gget(G.cnt).mem(Op.i64_store, 2, JIT_OUT + 4);
   e.get(8).op(Op.i32_wrap_i64);
   m.defineFunction(entry, [I64], e);
   m.exportFunction('run', entry);
-  m.exportGlobal('r0hi', G.r0hi);
-  m.exportGlobal('cntLo', G.cntLo);
-  m.exportGlobal('cntHi', G.cntHi);
   m.exportGlobal('fault', G.fault);
   m.exportGlobal('faultPc', G.faultPc);
   m.exportGlobal('cnt', G.cnt);

@@ -7,7 +7,9 @@ import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT
 import type { Runtime } from '../runtime.js';
 import type { LoadedProgram } from '../program.js';
 import { VmFault, isProgArray, runProgram, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
-import { HELPER_TAIL_CALL, JitFault, type CompiledModule } from './compile.js';
+import { HELPER_TAIL_CALL, JIT_OUT, JitFault, type CompiledModule } from './compile.js';
+
+const OUT = JIT_OUT >>> 2;
 
 export interface JitProgram {
   readonly kind: 'jit';
@@ -40,9 +42,6 @@ interface Chain {
 
 interface JitInstance {
   run: (r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, minFp: number, bLo: number, bHi: number) => number;
-  r0hi: WebAssembly.Global;
-  cntLo: WebAssembly.Global;
-  cntHi: WebAssembly.Global;
   cnt: WebAssembly.Global;
   fault: WebAssembly.Global;
   faultPc: WebAssembly.Global;
@@ -116,9 +115,6 @@ function instanceFor(jp: JitProgram, mem: VmMemory): JitInstance {
   const x = inst.exports;
   self = {
     run: x.run as JitInstance['run'],
-    r0hi: x.r0hi as WebAssembly.Global,
-    cntLo: x.cntLo as WebAssembly.Global,
-    cntHi: x.cntHi as WebAssembly.Global,
     cnt: x.cnt as WebAssembly.Global,
     fault: x.fault as WebAssembly.Global,
     faultPc: x.faultPc as WebAssembly.Global,
@@ -174,11 +170,8 @@ function runInner(jp: JitProgram, chain: Chain, r1lo: number, r1hi: number, r2lo
   inst.chain = chain;
   try {
     const lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
-    return {
-      r0lo: lo >>> 0,
-      r0hi: (inst.r0hi.value as number) >>> 0,
-      instructions: ((inst.cntLo.value as number) >>> 0) + ((inst.cntHi.value as number) >>> 0) * 4294967296,
-    };
+    const u32 = chain.rt.mem.u32;
+    return { r0lo: lo >>> 0, r0hi: u32[OUT], instructions: u32[OUT + 1] + u32[OUT + 2] * 4294967296 };
   } catch (e) {
     return faultResult(jp, inst, e, budget);
   } finally {

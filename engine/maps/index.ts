@@ -142,3 +142,4 @@ export function createMap(mem: VmMemory, def: MapDef, opts: MapOptions = {}): Bp
     throw e;
   }
 }
+export { RingBuffer } from './ring-buffer-poll.js';

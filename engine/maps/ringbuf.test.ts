@@ -227,3 +227,29 @@ describe('ring buffer', () => {
     expect(mem.regionCount).toBe(before);
   });
 });
+
+describe('RingBuffer (libbpf ring_buffer__poll)', () => {
+  it('consumes several rings and wakes a pending poll when a producer commits', async () => {
+    const { RingBuffer } = await import('./index.js');
+    const mem = new VmMemory();
+    const a = ring(mem);
+    const b = ring(mem);
+    const got: string[] = [];
+    const rb = new RingBuffer().add(a, (d) => void got.push(`a${d[0]}`)).add(b, (d) => void got.push(`b${d[0]}`));
+    b.outputBytes(new Uint8Array([1]));
+    a.outputBytes(new Uint8Array([2]));
+    expect(rb.consume()).toBe(2);
+    expect(got).toEqual(['a2', 'b1']);
+    // Nothing waiting: poll times out with 0.
+    expect(await rb.poll(5)).toBe(0);
+    // A commit while polling wakes it well before the timeout.
+    const t0 = Date.now();
+    const p = rb.poll(5000);
+    setTimeout(() => a.outputBytes(new Uint8Array([3])), 5);
+    expect(await p).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(got).toEqual(['a2', 'b1', 'a3']);
+    rb.close();
+    expect(a.onWakeup).toBeUndefined();
+  });
+});

@@ -107,7 +107,7 @@ describe('drain and incidents', () => {
       'proc.name': 'bash',
       'proc.cmdline': 'bash -i',
       'container.id': 'c0ffee000001',
-      'evt.time': 1700000000000000000,
+      'evt.time': 1700000000000000000n,
     });
     const miner = list.find((i) => i.rule === 'Outbound to miner pool');
     expect(miner?.output).toBe('Connection to 198.51.100.7:3333 by xmrig');

@@ -267,3 +267,16 @@ describe('queries', () => {
     expect(ftsQuery('a "b')).toBe('"a" """b"');
   });
 });
+
+describe('exact timestamps', () => {
+  it('keeps evt.time to the nanosecond through the store and JSON output', async () => {
+    const { jsonText } = await import('./store.js');
+    const s = new IncidentStore(join(tmp.dir, 'ns.db'));
+    const [id] = s.ingest([mkAlert({ outputFields: { 'evt.time': '1795611240041000007', 'proc.name': 'bash' } })]).created;
+    const inc = s.get(id);
+    expect(inc?.output_fields['evt.time']).toBe(1795611240041000007n);
+    expect(jsonText(inc)).toContain('"evt.time":1795611240041000007');
+    expect(jsonText({ a: 1 }, 2)).toBe('{\n  "a": 1\n}');
+    s.close();
+  });
+});

@@ -121,8 +121,31 @@ function parseJson(text: string | null): unknown {
   }
 }
 
+/** output_fields: large integers (evt.time in ns) come back as BigInt instead of a rounded number. */
+function parseFields(text: string): unknown {
+  return parseJson(text.replace(/"evt\.time":(-?\d{16,})/g, '"evt.time":"\\u0000$1"'));
+}
+
+function reviveBig(v: unknown): unknown {
+  if (typeof v === 'object' && v !== null) {
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x === 'string' && x.startsWith('\u0000')) (v as Record<string, unknown>)[k] = BigInt(x.slice(1));
+    }
+  }
+  return v;
+}
+
+/**
+ * JSON text of incidents for people and scripts: BigInt values (exact ns timestamps in
+ * output_fields) are written as bare integers, as Falco writes evt.time.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000big:${v.toString()}` : v), indent);
+  return text.replace(/"\\u0000big:(-?\d+)"/g, '$1');
+}
+
 function toJson(r: RawIncident): IncidentJson {
-  const fields = parseJson(r.output_fields);
+  const fields = reviveBig(parseFields(r.output_fields));
   const tags = parseJson(r.tags);
   return {
     id: Number(r.id),

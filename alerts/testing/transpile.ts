@@ -18,9 +18,9 @@ function sources(dir: string): string[] {
   return out;
 }
 
-/** Write JavaScript for alerts/ and config/units.ts under `outDir`; returns outDir. */
+/** Write JavaScript for alerts/ and the folders it imports from under `outDir`; returns outDir. */
 export function transpileAlerts(outDir: string): string {
-  const files = [...sources(join(ROOT, 'alerts')), join(ROOT, 'config', 'units.ts')];
+  const files = ['alerts', 'rules', 'collectors', 'config', 'engine'].flatMap((d) => sources(join(ROOT, d)));
   for (const f of files) {
     const js = ts.transpileModule(readFileSync(f, 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },

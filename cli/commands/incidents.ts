@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../../config/load.js';
-import { IncidentStore, STATUSES, parsePriorityFilter, type IncidentJson, type ListFilter, type Status } from '../../alerts/store/store.js';
+import { IncidentStore, STATUSES, jsonText, parsePriorityFilter, type IncidentJson, type ListFilter, type Status } from '../../alerts/store/store.js';
 import { parseTimeArg } from '../../alerts/time.js';
 
 const HELP = `usage: kestrel incidents <subcommand> [options]
@@ -145,7 +145,7 @@ function table(rows: IncidentJson[]): string {
 }
 
 function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : jsonText(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -188,8 +188,8 @@ export async function run(args: string[]): Promise<number> {
       case 'list': {
         const f = filterFrom(v, 50);
         const rows = store.list(f);
-        if (v.json === true) out(JSON.stringify(rows, null, 2) + '\n');
-        else if (v.ndjson === true) for (const r of rows) out(JSON.stringify(r) + '\n');
+        if (v.json === true) out(jsonText(rows, 2) + '\n');
+        else if (v.ndjson === true) for (const r of rows) out(jsonText(r) + '\n');
         else out(table(rows));
         return 0;
       }
@@ -202,7 +202,7 @@ export async function run(args: string[]): Promise<number> {
         }
         const full = { ...inc, history: store.history(id), deliveries: store.deliveries(id) };
         if (v.json === true || v.ndjson === true) {
-          out(JSON.stringify(full, null, v.json === true ? 2 : undefined) + '\n');
+          out(jsonText(full, v.json === true ? 2 : undefined) + '\n');
           return 0;
         }
         const color = useColor();
@@ -220,7 +220,7 @@ export async function run(args: string[]): Promise<number> {
           `  tags        ${inc.tags.join(', ')}`,
           `  output      ${inc.output}`,
           `  fields`,
-          ...Object.entries(inc.output_fields).map(([k, val]) => `    ${pad(k, 24)} ${val === null ? '<NA>' : String(val)}`),
+          ...Object.entries(inc.output_fields).map(([k, val]) => `    ${pad(k, 24)} ${val === null ? '<NA>' : typeof val === 'object' ? jsonText(val) : String(val)}`),
         ];
         if (inc.process !== null) lines.push(`  process detail ${JSON.stringify(inc.process)}`);
         lines.push('  history', ...(full.history.length === 0 ? ['    (none)'] : full.history.map((h) => `    ${h.at} ${h.action}${h.to_status !== null ? ` → ${h.to_status}` : ''}${h.note !== null ? `: ${h.note}` : ''}${h.actor !== null ? ` (${h.actor})` : ''}`)));
@@ -246,7 +246,7 @@ export async function run(args: string[]): Promise<number> {
           process.stderr.write(`kestrel incidents: no incident ${id}\n`);
           return 1;
         }
-        if (v.json === true) out(JSON.stringify(store.get(id)) + '\n');
+        if (v.json === true) out(jsonText(store.get(id)) + '\n');
         else out(`incident ${id} ${to}\n`);
         return 0;
       }
@@ -273,9 +273,9 @@ export async function run(args: string[]): Promise<number> {
         for (const r of store.iterate(f)) {
           if (format === 'csv') out(CSV_COLUMNS.map((c) => csvCell(c === 'tags' ? r.tags.join(';') : r[c])).join(',') + '\n');
           else if (format === 'json') {
-            out((first ? '\n' : ',\n') + JSON.stringify(r));
+            out((first ? '\n' : ',\n') + jsonText(r));
             first = false;
-          } else out(JSON.stringify(r) + '\n');
+          } else out(jsonText(r) + '\n');
         }
         if (format === 'json') out('\n]\n');
         return 0;

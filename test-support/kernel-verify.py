@@ -20,6 +20,7 @@ import sys
 NR_BPF = 321  # x86-64
 BPF_MAP_CREATE = 0
 BPF_PROG_LOAD = 5
+BPF_BTF_LOAD = 18
 PROG_TYPES = {"socket_filter": 1, "kprobe": 2, "tracepoint": 5, "xdp": 6}
 LOG_SIZE = 16 * 1024 * 1024
 
@@ -44,6 +45,45 @@ def create_map(m):
     return fd
 
 
+def subprog_starts(insns):
+    """Entry points of local functions and bpf_loop callbacks (call src 1, lddw src 4)."""
+    starts = {0}
+    n = len(insns) // 8
+    for i in range(n):
+        o = i * 8
+        op, src = insns[o], insns[o + 1] >> 4
+        imm = struct.unpack_from("<i", insns, o + 4)[0]
+        if (op == 0x85 and src == 1) or (op == 0x18 and src == 4):
+            starts.add(i + 1 + imm)
+    return sorted(s for s in starts if 0 <= s < n)
+
+
+def load_btf(n_funcs):
+    """Minimal BTF: a 64-bit int, a prototype per kind of function, one FUNC per subprogram.
+    Linux wants func_info (hence BTF) as soon as a program takes a function's address
+    (bpf_loop callbacks); the compiler emits raw bytecode, so the oracle describes it here."""
+    strings = b"\0long\0ctx\0idx\0" + b"".join(b"f%d\0" % k for k in range(n_funcs))
+    off_long, off_ctx, off_idx = 1, 6, 10
+    types = b""
+    types += struct.pack("<III", off_long, 1 << 24, 8) + struct.pack("<I", (1 << 24) | 64)  # 1: INT long
+    types += struct.pack("<III", 0, (13 << 24) | 1, 1) + struct.pack("<II", off_ctx, 1)     # 2: proto (ctx)
+    types += struct.pack("<III", 0, (13 << 24) | 2, 1) + struct.pack("<IIII", off_idx, 1, off_ctx, 1)  # 3: proto (idx, ctx)
+    name_off = 14
+    for k in range(n_funcs):
+        types += struct.pack("<III", name_off, 12 << 24, 2 if k == 0 else 3)  # FUNC, static
+        name_off += len(b"f%d\0" % k)
+    hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    blob = hdr + types + strings
+    buf = ctypes.create_string_buffer(blob, len(blob))
+    log = ctypes.create_string_buffer(65536)
+    attr = bytearray(128)
+    struct.pack_into("<QQIII", attr, 0, ctypes.addressof(buf), ctypes.addressof(log), len(blob), 65536, 1)
+    fd, err = bpf(BPF_BTF_LOAD, attr)
+    if fd < 0:
+        raise OSError(err, "BPF_BTF_LOAD: %s: %s" % (os.strerror(err), log.value.decode("utf-8", "replace")))
+    return fd
+
+
 def load(insns, prog_type, gpl, log_level):
     code = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(b"GPL" if gpl else b"Proprietary")
@@ -52,10 +92,19 @@ def load(insns, prog_type, gpl, log_level):
     struct.pack_into("<IIQQIIQII", attr, 0, prog_type, len(insns) // 8, ctypes.addressof(code), ctypes.addressof(lic),
                      log_level, LOG_SIZE if log_level else 0, ctypes.addressof(log) if log_level else 0, 0, 0)
     attr[48:55] = b"kestrel"
+    starts = subprog_starts(insns)
+    btf_fd = -1
+    if len(starts) > 1:
+        btf_fd = load_btf(len(starts))
+        finfo = b"".join(struct.pack("<II", s, 4 + k) for k, s in enumerate(starts))
+        finfo_buf = ctypes.create_string_buffer(finfo, len(finfo))
+        struct.pack_into("<IIQI", attr, 72, btf_fd, 8, ctypes.addressof(finfo_buf), len(starts))
     fd, err = bpf(BPF_PROG_LOAD, attr)
     text = log.value.decode("utf-8", "replace") if log_level else ""
     if fd >= 0:
         os.close(fd)
+    if btf_fd >= 0:
+        os.close(btf_fd)
     return fd >= 0, err, text
 
 

@@ -53,7 +53,9 @@ import {
   type Dfa,
   PatternError,
 } from './automata.js';
-import type { CompilerMaps } from './maps.js';
+import { SCRATCH, SCRATCH_MAP, type AutomatonRef as MapAutomatonRef, type CompilerMaps } from './maps.js';
+
+type AutomatonRef = MapAutomatonRef & { classes: number };
 
 export const FP_PROC = -8;
 export const FP_PARENT = -16;
@@ -69,11 +71,13 @@ export const MISSING_PARENT = 1;
 export const MISSING_CONTAINER = 2;
 
 const HELPER_MAP_LOOKUP = 1;
+const HELPER_PROBE_READ_KERNEL = 113;
+const HELPER_LOOP = 181;
 
 const enc = new TextEncoder();
 
 /** Registers a check may dirty; zeroed on the way out. */
-const TEMPS: Reg[] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+const TEMPS: Reg[] = [0, 1, 2, 3, 4, 5, 7];
 
 const ERRNO_BY_NAME: Record<string, number> = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, ENOEXEC: 8, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
@@ -326,7 +330,7 @@ export class CheckCompiler {
   }
 
   private missingBit(bit: number, missing: Label): void {
-    this.e.ldMapValue(1, this.maps.index('kestrel_scratch'), SCRATCH_MISSING);
+    this.e.ldMapValue(1, this.maps.index(SCRATCH_MAP), SCRATCH_MISSING);
     this.e.ldx(4, 1, 1, 0);
     this.e.jmp(BPF_JSET, 1, { imm: bit }, missing);
   }
@@ -775,9 +779,103 @@ export class CheckCompiler {
     e.ja(f);
   }
 
+  /** bpf_loop callbacks to emit after the program's main body, by automaton and mode. */
+  readonly callbacks = new Map<string, { label: Label; tab: AutomatonRef; mode: 'cstr' | 'block' }>();
+
+  private callback(tab: AutomatonRef, mode: 'cstr' | 'block'): Label {
+    const key = `${tab.offset}:${mode}`;
+    let cb = this.callbacks.get(key);
+    if (cb === undefined) {
+      cb = { label: this.e.label(), tab, mode };
+      this.callbacks.set(key, cb);
+    }
+    return cb.label;
+  }
+
   /**
-   * Walk the field's bytes through a DFA stored in the automaton map (bounded loops, one per
-   * segment). r7 = record, r8 = tables, r3 = state, r2 = index, r0 = end bound.
+   * The callbacks: one step of an automaton over scratch.buf[i] (r1 = i). `cstr` stops at the
+   * end bound or a NUL; `block` walks an argv block, skipping argv[0] while scratch.phase is 0.
+   * Returns 1 to stop the loop. Each callback is verified once, whatever the string length.
+   */
+  emitCallbacks(): void {
+    const e = this.e;
+    const scratch = this.maps.index(SCRATCH_MAP);
+    for (const cb of this.callbacks.values()) {
+      const stop = e.label();
+      const cont = e.label();
+      e.bind(cb.label);
+      e.jmp(BPF_JGE, 1, { imm: SCRATCH.bufSize }, stop);
+      e.ldMapValue(2, scratch, 0);
+      e.ldx(4, 3, 2, SCRATCH.end);
+      e.jmp(BPF_JGE, 1, 3, stop);
+      e.mov(4, 2);
+      e.alu64(BPF_ADD, 4, 1);
+      e.ldx(1, 4, 4, SCRATCH.buf);
+      if (cb.mode === 'cstr') e.jmp(BPF_JEQ, 4, { imm: 0 }, stop);
+      else {
+        const feeding = e.label();
+        e.ldx(4, 5, 2, SCRATCH.phase);
+        e.jmp(BPF_JNE, 5, { imm: 0 }, feeding);
+        e.jmp(BPF_JNE, 4, { imm: 0 }, cont);
+        e.st(4, 2, SCRATCH.phase, 1);
+        e.ja(cont);
+        e.bind(feeding);
+      }
+      this.feedInline(cb.tab, 2, 4);
+      e.jmp(BPF_JEQ, 3, { imm: 0 }, stop);
+      e.bind(cont);
+      e.movImm(0, 0);
+      e.exit();
+      e.bind(stop);
+      e.movImm(0, 1);
+      e.exit();
+    }
+  }
+
+  /**
+   * state = next[state & mask][class(byte)], with r{scratchReg} = scratch value and the byte in
+   * r{byteReg}; leaves the new state in r3 and in scratch.state. Clobbers r4, r5.
+   */
+  private feedInline(tab: AutomatonRef, scratchReg: Reg, byteReg: Reg): void {
+    const e = this.e;
+    e.ldMapValue(5, tab.map, tab.offset);
+    e.alu64(BPF_ADD, 5, byteReg);
+    e.ldx(1, 4, 5, tab.classOff);
+    e.ldx(4, 3, scratchReg, SCRATCH.state);
+    e.alu64(BPF_AND, 3, { imm: tab.mask });
+    e.alu64(BPF_MUL, 3, { imm: tab.classes });
+    e.alu64(BPF_ADD, 3, 4);
+    e.alu64(BPF_LSH, 3, { imm: 1 });
+    e.ldMapValue(5, tab.map, tab.offset);
+    e.alu64(BPF_ADD, 5, 3);
+    e.ldx(2 as Size, 3, 5, tab.nextOff);
+    e.stx(4, scratchReg, SCRATCH.state, 3);
+  }
+
+  /** Copy `size` bytes of the record in r7 at `off` into scratch.buf. */
+  private copyToScratch(off: number, size: number): void {
+    const e = this.e;
+    e.ldMapValue(1, this.maps.index(SCRATCH_MAP), SCRATCH.buf);
+    e.movImm(2, size);
+    e.mov(3, 7);
+    e.alu64(BPF_ADD, 3, { imm: off });
+    e.call(HELPER_PROBE_READ_KERNEL);
+  }
+
+  /** Run the callback over scratch.buf with scratch.end already set. */
+  private loop(cb: Label): void {
+    const e = this.e;
+    e.movImm(1, SCRATCH.bufSize);
+    e.ldFunc(2, cb);
+    e.movImm(3, 0);
+    e.movImm(4, 0);
+    e.call(HELPER_LOOP);
+  }
+
+  /**
+   * Walk the field's bytes through a DFA stored in the automata map: the bytes are copied into
+   * the scratch value and a bpf_loop callback steps the automaton; the state ends in
+   * scratch.state. r7 = the record.
    */
   private walk(shape: StrShape, re: Parameters<typeof compileDfa>[0], t: Label, f: Label): void {
     const e = this.e;
@@ -789,49 +887,23 @@ export class CheckCompiler {
       if (err instanceof PatternError) throw new Unsupported(err.message);
       throw err;
     }
-    const tab = this.maps.automaton(dfa, nulIsSpace);
-    e.ldMapValue(8, tab.map, tab.offset);
-    e.movImm(3, 1);
-    const feed = (): void => {
-      // r1 = byte
-      e.mov(4, 8);
-      e.alu64(BPF_ADD, 4, 1);
-      e.ldx(1, 4, 4, tab.classOff);
-      e.jmp(BPF_JGE, 4, { imm: dfa.classes }, f);
-      e.mov(5, 3);
-      e.alu64(BPF_MUL, 5, { imm: dfa.classes });
-      e.alu64(BPF_ADD, 5, 4);
-      e.alu64(BPF_LSH, 5, { imm: 1 });
-      e.mov(4, 8);
-      e.alu64(BPF_ADD, 4, 5);
-      e.ldx(2 as Size, 3, 4, tab.nextOff);
-      e.jmp(BPF_JGE, 3, { imm: dfa.states }, f);
-      e.jmp(BPF_JEQ, 3, { imm: 0 }, f);
+    const tab: AutomatonRef = { ...this.maps.automaton(dfa, nulIsSpace), classes: dfa.classes };
+    const scratch = this.maps.index(SCRATCH_MAP);
+    const start = (): void => {
+      e.ldMapValue(1, scratch, 0);
+      e.st(4, 1, SCRATCH.state, 1);
     };
-    /** Bytes [0, cap) of a fixed field at `off`, stopping at the first NUL. */
-    const cstrLoop = (cap: number, off: number): void => {
-      const head = e.label();
-      const done = e.label();
-      e.movImm(2, 0);
-      e.bind(head);
-      e.jmp(BPF_JGE, 2, { imm: cap }, done);
-      e.mov(1, 7);
-      e.alu64(BPF_ADD, 1, 2);
-      e.ldx(1, 1, 1, off);
-      e.jmp(BPF_JEQ, 1, { imm: 0 }, done);
-      feed();
-      e.alu64(BPF_ADD, 2, { imm: 1 });
-      e.ja(head);
-      e.bind(done);
+    const cstr = (off: number, cap: number): void => {
+      this.copyToScratch(off, cap);
+      e.ldMapValue(1, scratch, 0);
+      e.st(4, 1, SCRATCH.end, cap);
+      this.loop(this.callback(tab, 'cstr'));
     };
-    /**
-     * The args block [0, args_len - 1) (its final NUL excluded). With `skipArgv0` the loop
-     * starts in phase 0 and feeds nothing until argv[0]'s NUL (r9 = phase), so one loop both
-     * skips argv[0] and walks the rest; the verifier sees at most two states per index.
-     */
-    const argsLoop = (skipArgv0: boolean): void => {
+    /** scratch.end = min(args_len - 1, 511); scratch.phase = phase. */
+    const block = (phase: 0 | 1): void => {
       const ok = e.label();
       const nonEmpty = e.label();
+      this.copyToScratch(KP.args, KP.argsSize);
       e.ldx(2, 0, 7, KP.argsLen);
       e.jmp(BPF_JNE, 0, { imm: 0 }, nonEmpty);
       e.movImm(0, 1);
@@ -840,59 +912,49 @@ export class CheckCompiler {
       e.jmp(BPF_JLE, 0, { imm: KP.argsSize - 1 }, ok);
       e.movImm(0, KP.argsSize - 1);
       e.bind(ok);
-      e.movImm(9, skipArgv0 ? 0 : 1);
-      const head = e.label();
-      const done = e.label();
-      const next = e.label();
-      const fed = e.label();
-      e.movImm(2, 0);
-      e.bind(head);
-      e.jmp(BPF_JGE, 2, 0, done);
-      e.mov(1, 7);
-      e.alu64(BPF_ADD, 1, 2);
-      e.ldx(1, 1, 1, KP.args);
-      e.jmp(BPF_JNE, 9, { imm: 0 }, fed);
-      // phase 0: skipping argv[0]
-      e.jmp(BPF_JNE, 1, { imm: 0 }, next);
-      e.movImm(9, 1);
-      e.ja(next);
-      e.bind(fed);
-      feed();
-      e.bind(next);
-      e.alu64(BPF_ADD, 2, { imm: 1 });
-      e.ja(head);
-      e.bind(done);
+      e.ldMapValue(1, scratch, 0);
+      e.stx(4, 1, SCRATCH.end, 0);
+      e.st(4, 1, SCRATCH.phase, phase);
+      this.loop(this.callback(tab, 'block'));
     };
+    start();
     switch (shape.t) {
       case 'cstr':
-        cstrLoop(shape.cap, shape.off);
+        cstr(shape.off, shape.cap);
         break;
       case 'prefix12':
-        cstrLoop(12, shape.off);
+        this.copyToScratch(shape.off, 16);
+        e.ldMapValue(1, scratch, 0);
+        e.st(4, 1, SCRATCH.end, 12);
+        this.loop(this.callback(tab, 'cstr'));
         break;
       case 'argv0':
-        cstrLoop(KP.argsSize, KP.args);
+        cstr(KP.args, KP.argsSize);
         break;
       case 'exeline':
-        argsLoop(false);
+        block(1);
         break;
       case 'args':
-        argsLoop(true);
+        block(0);
         break;
       case 'cmdline': {
-        cstrLoop(KP.commSize, KP.comm);
+        cstr(KP.comm, KP.commSize);
         const noArgs = e.label();
         e.ldx(2, 1, 7, KP.argc);
         e.jmp(BPF_JLE, 1, { imm: 1 }, noArgs);
+        e.ldMapValue(2, scratch, 0);
         e.movImm(1, 0x20);
-        feed();
-        argsLoop(true);
+        this.feedInline(tab, 2, 1);
+        block(0);
         e.bind(noArgs);
         break;
       }
     }
     // Accept?
-    e.mov(4, 8);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(4, 3, 1, SCRATCH.state);
+    e.alu64(BPF_AND, 3, { imm: tab.mask });
+    e.ldMapValue(4, tab.map, tab.offset);
     e.alu64(BPF_ADD, 4, 3);
     e.ldx(1, 4, 4, tab.acceptOff);
     e.jmp(BPF_JNE, 4, { imm: 0 }, t);

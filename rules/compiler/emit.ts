@@ -189,6 +189,60 @@ export class Emitter {
         this.insns[f.insn].imm = rel;
       }
     }
-    return { insns: this.insns, bytes: encode(this.insns), mapRefs: this.mapRefs };
+    return removeUnreachable(this.insns, this.mapRefs);
   }
+}
+
+function isJump(op: number): boolean {
+  const cls = op & 0x07;
+  return (cls === BPF_JMP || cls === BPF_JMP32) && op !== OP_CALL && op !== OP_EXIT && (op & 0xf0) !== 0x80 && (op & 0xf0) !== 0x90;
+}
+
+/**
+ * Drop instructions no path reaches (the generator leaves some: exit blocks nothing jumps to),
+ * since verifiers reject unreachable code, and re-target every relative offset.
+ */
+function removeUnreachable(insns: Insn[], mapRefs: { insn: number; map: number }[]): { insns: Insn[]; bytes: Uint8Array; mapRefs: { insn: number; map: number }[] } {
+  const n = insns.length;
+  const reach = new Uint8Array(n);
+  const work: number[] = [0];
+  while (work.length > 0) {
+    const pc = work.pop() as number;
+    if (pc < 0 || pc >= n || reach[pc] === 1) continue;
+    reach[pc] = 1;
+    const ins = insns[pc];
+    // Local functions and callbacks referenced from reachable code are reachable too.
+    if ((ins.opcode === OP_CALL && ins.src === BPF_PSEUDO_CALL) || (ins.opcode === OP_LDDW && ins.src === BPF_PSEUDO_FUNC)) work.push(pc + 1 + ins.imm);
+    if (ins.opcode === OP_LDDW) {
+      if (pc + 1 < n) reach[pc + 1] = 1;
+      work.push(pc + 2);
+    } else if (ins.opcode === OP_EXIT) {
+      // ends the path
+    } else if (ins.opcode === OP_JA) {
+      work.push(pc + 1 + ins.off);
+    } else if (isJump(ins.opcode)) {
+      work.push(pc + 1 + ins.off, pc + 1);
+    } else work.push(pc + 1);
+  }
+  const newIndex = new Int32Array(n + 1);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    newIndex[i] = k;
+    if (reach[i] === 1) k++;
+  }
+  newIndex[n] = k;
+  if (k === n) return { insns, bytes: encode(insns), mapRefs };
+  const out: Insn[] = [];
+  for (let i = 0; i < n; i++) {
+    if (reach[i] !== 1) continue;
+    const ins = { ...insns[i] };
+    const at = newIndex[i];
+    if (ins.opcode === OP_JA || isJump(ins.opcode)) ins.off = newIndex[i + 1 + ins.off] - at - 1;
+    else if ((ins.opcode === OP_CALL && ins.src === BPF_PSEUDO_CALL) || (ins.opcode === OP_LDDW && ins.src === BPF_PSEUDO_FUNC)) {
+      ins.imm = newIndex[i + 1 + ins.imm] - at - 1;
+    }
+    out.push(ins);
+  }
+  const refs = mapRefs.filter((r) => reach[r.insn] === 1).map((r) => ({ insn: newIndex[r.insn], map: r.map }));
+  return { insns: out, bytes: encode(out), mapRefs: refs };
 }

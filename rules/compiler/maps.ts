@@ -20,6 +20,10 @@ export const SCRATCH_MAP = 'kestrel_scratch';
 export const AUTOMATA_MAP = 'kestrel_automata';
 export const CONNECT_ARGS_MAP = 'kestrel_connect_args';
 
+/** The scratch map's single value: flags, a string walk's state, and its input bytes. */
+export const SCRATCH = { missing: 0, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512 } as const;
+export const SCRATCH_SIZE = 24 + 512 + 8;
+
 export interface AutomatonRef {
   /** index of the automata map in the program's map list */
   map: number;
@@ -29,6 +33,8 @@ export interface AutomatonRef {
   classOff: number;
   acceptOff: number;
   nextOff: number;
+  /** states are padded to mask + 1 */
+  mask: number;
 }
 
 /** Maps shared by every program of one compiled rule set, and their initial contents. */
@@ -43,7 +49,7 @@ export class MapRegistry {
 
   constructor(ringbufSize: number) {
     for (const d of KERNEL_MAP_DEFS()) this.defs.set(d.name, d);
-    this.defs.set(SCRATCH_MAP, { name: SCRATCH_MAP, type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 64, maxEntries: 1, flags: 0 });
+    this.defs.set(SCRATCH_MAP, { name: SCRATCH_MAP, type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: SCRATCH_SIZE, maxEntries: 1, flags: 0 });
     this.defs.set(AUTOMATA_MAP, { name: AUTOMATA_MAP, type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, flags: BPF_F_RDONLY_PROG });
     this.defs.set(CONNECT_ARGS_MAP, { name: CONNECT_ARGS_MAP, type: BPF_MAP_TYPE_LRU_HASH, keySize: 8, valueSize: CONN.size, maxEntries: 4096, flags: 0 });
     this.defs.set(RINGBUF_MAP, { name: RINGBUF_MAP, type: BPF_MAP_TYPE_RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringbufSize, flags: 0 });
@@ -56,12 +62,19 @@ export class MapRegistry {
     return d;
   }
 
-  /** Store a DFA's tables (deduplicated) and return its offset in the automata value. */
-  automaton(dfa: Dfa, nulIsSpace: boolean): { offset: number; classOff: number; acceptOff: number; nextOff: number } {
+  /**
+   * Store a DFA's tables (deduplicated) and return its offset in the automata value. States are
+   * padded to a power of two and the next-state table by 256 entries, so a walker can bound a
+   * state with a mask and a class by its byte load instead of branching (fewer verifier paths).
+   */
+  automaton(dfa: Dfa, nulIsSpace: boolean): { offset: number; classOff: number; acceptOff: number; nextOff: number; mask: number } {
     const classOf = dfa.classOf.slice();
     if (nulIsSpace) classOf[0] = classOf[0x20];
-    const acceptLen = (dfa.states + 7) & ~7;
-    const bytes = new Uint8Array(256 + acceptLen + dfa.next.length * 2);
+    let padded = 1;
+    while (padded < dfa.states) padded *= 2;
+    const acceptLen = (padded + 7) & ~7;
+    const nextEntries = padded * dfa.classes + 256;
+    const bytes = new Uint8Array(256 + acceptLen + nextEntries * 2);
     bytes.set(classOf, 0);
     bytes.set(dfa.accept, 256);
     const dv = new DataView(bytes.buffer);
@@ -75,7 +88,7 @@ export class MapRegistry {
       this.automatonIndex.set(key, offset);
       this.def(AUTOMATA_MAP).valueSize = Math.max(8, this.automataSize);
     }
-    return { offset, classOff: 0, acceptOff: 256, nextOff: 256 + acceptLen };
+    return { offset, classOff: 0, acceptOff: 256, nextOff: 256 + acceptLen, mask: padded - 1 };
   }
 
   /** A string set of fixed-width keys; returns the map name and the set's bit. */

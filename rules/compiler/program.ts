@@ -66,7 +66,7 @@ export interface GeneratedProgram {
 }
 
 function zeroTemps(e: Emitter): void {
-  for (const r of [0, 1, 2, 3, 4, 5, 7, 8, 9] as Reg[]) e.movImm(r, 0);
+  for (const r of [0, 1, 2, 3, 4, 5, 7, 9] as Reg[]) e.movImm(r, 0);
 }
 
 /** The sys_enter_connect helper program: stash fd, addrlen and the sockaddr for the exit hook. */
@@ -197,6 +197,7 @@ export function ruleProgram(registry: MapRegistry, hook: Hook, rules: readonly R
   e.bind(out);
   e.movImm(0, 0);
   e.exit();
+  cc.emitCallbacks();
   const fin = e.finish();
   return {
     name,
@@ -275,7 +276,7 @@ function writeRecord(e: Emitter, cc: CheckCompiler, maps: CompilerMaps, hook: Ho
     e.st(1, 9, slot.entryOffset + VAL_FLAGS, VALUE_F_NA);
     e.st(2, 9, slot.entryOffset + VAL_LEN, 0);
     e.bind(slotDone);
-    for (const reg of [0, 1, 2, 3, 4, 5, 7, 8] as Reg[]) e.movImm(reg, 0);
+    for (const reg of [0, 1, 2, 3, 4, 5, 7] as Reg[]) e.movImm(reg, 0);
   });
   e.mov(1, 9);
   e.movImm(2, 0);

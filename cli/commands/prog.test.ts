@@ -152,6 +152,16 @@ describe('kestrel prog run', () => {
     expect(JSON.parse(out)).toMatchObject({ r0: '0x2a' });
   });
 
+  it('--maps prints map entries after the run', async () => {
+    const p = file(
+      'count.asm',
+      '.map counts hash key=4 value=8 entries=8\n' +
+        'stw [r10-4], 7\nstdw [r10-16], 3\nlddw r1, map:counts\nmov r2, r10\nadd r2, -4\nmov r3, r10\nadd r3, -16\nmov r4, 0\ncall 2\nexit\n',
+    );
+    expect(await progRun(['run', p, '--maps', '--json'])).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ r0: '0x0', maps: { counts: [{ key: '07000000', value: '0300000000000000' }] } });
+  });
+
   it('usage errors exit 2', async () => {
     expect(await progRun(['run'])).toBe(2);
     expect(await progRun(['run', file('x.asm', 'exit\n'), '--exec', 'magic'])).toBe(2);

@@ -29,6 +29,7 @@ created empty. Prints r0 and run statistics.
   --repeat N       run N times (timing); memory is restored before each run
   --exec MODE      interp (default) or jit (falls back to the interpreter, saying why)
   --prog-type T    program type given to helpers and the verifier (default raw)
+  --maps           after the run, print the declared maps' entries (hex key: hex value)
   -c, --config FILE, --db FILE, -r PATH   accepted for uniformity; unused
   -h, --help       this text
 
@@ -115,6 +116,7 @@ async function runAsm(args: string[]): Promise<number> {
         repeat: { type: 'string' },
         exec: { type: 'string' },
         'prog-type': { type: 'string' },
+        maps: { type: 'boolean' },
         config: { type: 'string', short: 'c' },
         db: { type: 'string' },
         rules: { type: 'string', short: 'r', multiple: true },
@@ -168,14 +170,20 @@ async function runAsm(args: string[]): Promise<number> {
   }
 
   // Runtime: the full VM (real maps and helpers) when this build has it, else the test runtime.
-  const env = createTestEnv();
+  const trace: string[] = [];
+  const env = createTestEnv({ trace });
   let rt: Runtime;
   let bindMap: ((def: MapDef) => BpfMap) | undefined;
+  const bound: BpfMap[] = [];
   const vmMod = await tryImport('../../engine/vm.js');
   if (typeof vmMod?.createVm === 'function') {
     const vm = (vmMod.createVm as (o: { cpus: number }) => VmLike)({ cpus: 1 });
     rt = vm.runtime(env, { progType });
-    bindMap = (def) => vm.createMap(def);
+    bindMap = (def) => {
+      const m = vm.createMap(def);
+      bound.push(m);
+      return m;
+    };
   } else {
     const trt = createTestRuntime({ progType });
     rt = trt;
@@ -185,6 +193,7 @@ async function runAsm(args: string[]): Promise<number> {
       bindMap = (def) => {
         const m = (createMap as (mem: VmMemory, d: MapDef, o: { cpus: number }) => BpfMap)(trt.mem, def, { cpus: 1 });
         trt.addMap(m);
+        bound.push(m);
         return m;
       };
     }
@@ -227,11 +236,14 @@ async function runAsm(args: string[]): Promise<number> {
   const tRun = performance.now();
   for (let k = 0; k < repeat; k++) {
     if (input.length > 0) mem.u8.set(input, addr);
+    trace.length = 0;
     res = exec.run(rt, addr, 0, input.length, 0, { budget });
   }
   const runNs = (performance.now() - tRun) * 1e6;
   const r = res as RunResult;
   const r0 = (BigInt(r.r0hi) << 32n) | BigInt(r.r0lo);
+  const traceOut = trace; // the last run's lines (cleared before each run)
+  const mapDump = values.maps === true ? dumpMaps(bound) : undefined;
 
   if (values.json === true) {
     const o: Record<string, unknown> = { r0: `0x${r0.toString(16)}`, instructions: r.instructions };
@@ -242,17 +254,54 @@ async function runAsm(args: string[]): Promise<number> {
       o.compile_ms = Number(compileMs.toFixed(3));
     }
     if (mode === 'jit') o.exec = exec.mode;
+    if (traceOut.length > 0) o.trace = traceOut;
+    if (mapDump !== undefined) o.maps = mapDump;
     process.stdout.write(JSON.stringify(o) + '\n');
   } else {
     const lines: string[] = [];
     if (r.fault !== undefined) lines.push(`fault: ${r.fault.message}`, `registers: ${r.fault.regs.map((v, k) => `r${k}=${v}`).join(' ')}`);
+    for (const t of traceOut) lines.push(`trace: ${t.replace(/\n$/, '')}`);
     lines.push(`r0 = 0x${r0.toString(16)} (${BigInt.asIntN(64, r0)})`);
     lines.push(`instructions: ${r.instructions}`);
     lines.push(`executor: ${exec.mode}${exec.fallbackReason !== undefined ? ` (fallback: ${exec.fallbackReason})` : ''}`);
     lines.push(
       `runs: ${prog.stats.runs}  run_time_ns: ${prog.stats.timeNs}  ns/run: ${Math.round(runNs / repeat)}  load_ms: ${compileMs.toFixed(3)}`,
     );
+    if (mapDump !== undefined) {
+      for (const [name, entries] of Object.entries(mapDump)) {
+        lines.push(`map ${name}: ${entries.length === 0 ? '(empty)' : ''}`);
+        for (const e of entries) lines.push(`  ${e.key}: ${e.value}`);
+      }
+    }
     process.stdout.write(lines.join('\n') + '\n');
   }
   return r.fault !== undefined ? 1 : 0;
+}
+
+const MAX_DUMP = 64;
+
+function hexOf(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+
+/** Entries of each map that offers a userspace iterator (MapUserApi.entries), non-zero values only for arrays. */
+function dumpMaps(maps: readonly BpfMap[]): Record<string, { key: string; value: string }[]> {
+  const out: Record<string, { key: string; value: string }[]> = {};
+  for (const m of maps) {
+    const it = (m as Partial<{ entries(): IterableIterator<[Uint8Array, Uint8Array]> }>).entries;
+    const list: { key: string; value: string }[] = [];
+    if (typeof it === 'function') {
+      try {
+        for (const [k, v] of it.call(m)) {
+          if (m.def.type === 2 && v.every((x) => x === 0)) continue; // unwritten array slots
+          list.push({ key: hexOf(k), value: hexOf(v) });
+          if (list.length >= MAX_DUMP) break;
+        }
+      } catch {
+        // Maps without userspace iteration (prog_array, ringbuf) show as empty.
+      }
+    }
+    out[m.def.name] = list;
+  }
+  return out;
 }

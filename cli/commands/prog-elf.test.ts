@@ -261,6 +261,21 @@ describe('kestrel prog load|show', () => {
     for (const r of recs) expect(r.data?.filename).toMatch(/^\//);
   });
 
+  it('load --from strace runs a real command and sees its execve calls', async () => {
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['load', objs.get('execsnoop')?.path ?? '', '--json', '--from', 'strace', '--', '/bin/sh', '-c', '/bin/true; /bin/echo hi']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const docs = c.out.join('').trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: { filename: string } });
+    const files = docs.filter((d) => d.type === 'record').map((d) => d.data?.filename);
+    expect(files).toEqual(expect.arrayContaining(['/bin/sh', '/bin/true', '/bin/echo']));
+    expect(c.err.join('')).toMatch(/exited with 0/);
+  });
+
   it('run executes one program on a given context, including XDP programs', async () => {
     let c = capture();
     let code: number;

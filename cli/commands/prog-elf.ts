@@ -32,6 +32,7 @@ import { readEvents, type EventFormatError } from '../../collectors/ndjson.js';
 import { readTetragon, TetragonImporter } from '../../collectors/tetragon.js';
 import { Simulator } from '../../collectors/simulate/runner.js';
 import { loadScenarios } from '../../collectors/simulate/pack.js';
+import { straceSource } from '../../collectors/strace/source.js';
 
 // ---- the session: an instantiated object attached to a simulated kernel ----
 
@@ -241,18 +242,6 @@ function outputReaders(obj: ElfObject, io: InstantiatedObject, emit: (l: OutputL
 
 type EventSource = AsyncIterable<KestrelEvent>;
 
-interface SourceModule {
-  [k: string]: unknown;
-}
-
-/** A source module another engineer owns, loaded only when asked for (it may not exist yet). */
-async function optionalModule(path: string): Promise<SourceModule | undefined> {
-  const url = new URL(path, import.meta.url);
-  const candidates = [url.pathname, url.pathname.replace(/\.js$/, '.ts')];
-  if (!candidates.some((p) => existsSync(p))) return undefined;
-  return (await import(url.href)) as SourceModule;
-}
-
 async function* toAsync<T>(it: Iterable<T>): AsyncGenerator<T> {
   yield* it;
 }
@@ -289,11 +278,21 @@ async function openSource(spec: SourceSpec, onError: (e: EventFormatError) => vo
     const sim = new Simulator(scenarios, { seed: spec.seed ?? 1, count: spec.count });
     return toAsync(sim.events());
   }
-  const mod = await optionalModule('../../collectors/strace.js');
-  const fn = mod?.straceEvents;
-  if (typeof fn !== 'function') throw new UsageError('the strace source is not available in this build; use --from replay FILE');
   if (spec.command === undefined || spec.command.length === 0) throw new UsageError('--from strace needs a command after --');
-  return (fn as (cmd: string[]) => EventSource)(spec.command);
+  let session;
+  try {
+    // The command's output goes to stderr so that stdout carries only Kestrel's output.
+    session = straceSource({ command: spec.command, stdio: ['ignore', 2, 2] });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+  const events = session.events;
+  const exited = session.exited;
+  return (async function* () {
+    yield* events;
+    const st = await exited;
+    process.stderr.write(`kestrel: ${spec.command?.join(' ')} exited with ${st.code}${st.signal !== undefined ? ` (${st.signal})` : ''}\n`);
+  })();
 }
 
 // ---- the command ----

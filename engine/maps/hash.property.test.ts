@@ -90,7 +90,7 @@ describe('hash map vs a Map model', () => {
         expect(keys).toEqual([...model.keys()].sort((a, b) => a - b));
         m.close();
       }),
-      { numRuns: 60 },
+      { numRuns: Number(process.env.KESTREL_FUZZ_RUNS ?? 60) },
     );
   });
 });

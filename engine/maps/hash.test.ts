@@ -269,3 +269,17 @@ describe('memory growth', () => {
     for (let i = 0; i < 5000; i += 97) expect(readU32(m.lookup(u32(i)))).toBe(i * 2);
   });
 });
+
+describe('LRU percpu hash (type 10)', () => {
+  it('combines LRU eviction with per-CPU values', () => {
+    const mem = new VmMemory();
+    const m = createMap(mem, def(10, 2, { valueSize: 4 }), { cpus: 2 }) as HashMap;
+    const v = onStack(mem, u32(5));
+    expect(m.updateAddr(onStack(mem, u32(1)), v, BPF_ANY, 1)).toBe(0);
+    expect(m.updateAddr(onStack(mem, u32(2)), v, BPF_ANY, 0)).toBe(0);
+    expect(m.lookupAddr(onStack(mem, u32(1)), 1)).toBeGreaterThan(0);
+    expect(m.updateAddr(onStack(mem, u32(3)), v, BPF_ANY, 0)).toBe(0); // evicts 2
+    expect(m.lookup(u32(2))).toBeUndefined();
+    expect([...(m.lookup(u32(1)) as Uint8Array)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
+  });
+});

@@ -1,5 +1,14 @@
 // Map creation with Linux's checks (BPF_MAP_CREATE: the *_map_alloc_check functions), and the
 // public names of the maps package.
+//
+//   createMap(mem, def, {cpus})   → BpfMap (program side, by address) & MapUserApi (libbpf-style)
+//   hash.ts        hash, percpu_hash, lru_hash, lru_percpu_hash (hash-table.ts: the key index)
+//   array.ts       array, percpu_array (+ valueAddr for `lddw mapval:`)
+//   lpm-trie.ts    lpm_trie          prog-array.ts  prog_array (setProg/getProg for tail calls)
+//   perf-event-array.ts  perf_event_array + PerfEventReader
+//   ringbuf.ts     ringbuf (kernel layout) + RingBufConsumer (libbpf's ringbuf_process_ring)
+//   ring-buffer-poll.ts  RingBuffer: several rings, consume(), async poll() woken by producers
+// Every map value is its own MapValue region at a fixed address for the map's lifetime.
 
 import type { VmMemory } from '../memory.js';
 import { OutOfVmMemory } from '../memory.js';

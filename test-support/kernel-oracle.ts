@@ -72,6 +72,46 @@ export function kernelVerify(insns: Uint8Array, maps: readonly MapDef[], progTyp
   };
 }
 
+export interface OracleRequest {
+  insns: Uint8Array;
+  maps: readonly MapDef[];
+  progType: OracleProgType;
+  gpl?: boolean;
+}
+
+/** Many programs with one python3 process (much faster than one kernelVerify call each). */
+export function kernelVerifyBatch(reqs: readonly OracleRequest[]): KernelVerdict[] {
+  if (reqs.length === 0) return [];
+  const first = kernelVerify(reqs[0].insns, reqs[0].maps, reqs[0].progType, reqs[0].gpl ?? true);
+  if (!first.available && cachedUnavailable !== undefined) return reqs.map(() => first);
+  const body = JSON.stringify(
+    reqs.map((r) => ({
+      insns: hex(r.insns),
+      progType: r.progType,
+      gpl: r.gpl ?? true,
+      maps: r.maps.map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })),
+    })),
+  );
+  const r = spawnSync('python3', [scriptPath()], { input: body, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: 600_000 });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.stdout);
+  } catch {
+    const v: KernelVerdict = { available: false, reason: `kernel-verify.py printed no JSON (exit ${r.status}): ${r.stderr.slice(0, 300)}` };
+    return reqs.map(() => v);
+  }
+  if (!Array.isArray(parsed)) {
+    const o = parsed as Record<string, unknown>;
+    const v: KernelVerdict = { available: false, reason: typeof o.reason === 'string' ? o.reason : 'bad oracle output' };
+    return reqs.map(() => v);
+  }
+  return parsed.map((x: unknown): KernelVerdict => {
+    const o = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
+    if (o.available !== true) return { available: false, reason: typeof o.reason === 'string' ? o.reason : 'unavailable' };
+    return { available: true, ok: o.ok === true, errno: typeof o.errno === 'number' ? o.errno : undefined, log: typeof o.log === 'string' ? o.log : '' };
+  });
+}
+
 function remember(reason: string): KernelVerdict {
   cachedUnavailable = reason;
   return { available: false, reason };

@@ -3,6 +3,7 @@
 
 usage: kernel-verify.py --prog-type tracepoint|socket_filter|kprobe|xdp [--gpl 0|1] < request.json
 request: {"insns": "<hex of the raw 8-byte slots>", "maps": [{"name","type","keySize","valueSize","maxEntries","flags"}]}
+         or a list of such requests, each with optional "progType" and "gpl" (answer: a list)
 prints:  {"available": true, "ok": bool, "errno": int, "log": str}
      or  {"available": false, "reason": str}
 
@@ -121,7 +122,6 @@ def main():
         print(json.dumps({"available": False, "reason": "unknown program type " + opts["--prog-type"]}))
         return 2
     req = json.loads(sys.stdin.read())
-    insns = bytearray(bytes.fromhex(req["insns"]))
     if os.uname().machine != "x86_64":
         print(json.dumps({"available": False, "reason": "kernel oracle supports x86-64 only"}))
         return 0
@@ -130,6 +130,18 @@ def main():
     if not ok:
         print(json.dumps({"available": False, "reason": "bpf() unavailable: " + os.strerror(err)}))
         return 0
+    if isinstance(req, list):
+        out = [verify_one(r, r.get("progType", opts["--prog-type"]), r.get("gpl", opts["--gpl"] != "0")) for r in req]
+        print(json.dumps(out))
+        return 0
+    print(json.dumps(verify_one(req, opts["--prog-type"], opts["--gpl"] != "0")))
+    return 0
+
+
+def verify_one(req, prog_type, gpl):
+    if prog_type not in PROG_TYPES:
+        return {"available": False, "reason": "unknown program type %s" % prog_type}
+    insns = bytearray(bytes.fromhex(req["insns"]))
     fds = []
     try:
         for m in req.get("maps", []):
@@ -143,21 +155,17 @@ def main():
                     if 0 <= k < len(fds):
                         insns[o + 1] = (insns[o + 1] & 0x0F) | ((1 if src in (1, 5) else 2) << 4)
                         struct.pack_into("<i", insns, o + 4, fds[k])
-        pt = PROG_TYPES[opts["--prog-type"]]
-        gpl = opts["--gpl"] != "0"
+        pt = PROG_TYPES[prog_type]
         ok, err, text = load(bytes(insns), pt, gpl, 1)
         if not ok and err == 28:  # ENOSPC: log overflow, the verdict is unknown; load again without a log
             ok, err, _ = load(bytes(insns), pt, gpl, 0)
             text += "\n(log truncated)"
-        print(json.dumps({"available": True, "ok": ok, "errno": err, "log": text}))
-        return 0
+        return {"available": True, "ok": ok, "errno": err, "log": text}
     except OSError as e:
-        print(json.dumps({"available": False, "reason": str(e)}))
-        return 0
+        return {"available": False, "reason": str(e)}
     finally:
         for fd in fds:
             os.close(fd)
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -139,8 +139,8 @@ const JMP_REL: Record<number, Rel> = {
 };
 const SIZES = [4, 2, 1, 8];
 
-/** Helpers outside the tracing set that socket filters and XDP may call (bpf_base_func_proto + skb/xdp output). */
-const NET_HELPERS = new Set([1, 2, 3, 5, 6, 7, 8, 12, 25, 35, 112, 113, 114, 115, 125, 130, 131, 132, 133, 134, 165, 177, 181, 182]);
+/** Helpers of the tracing set that socket filters and XDP may not call (measured on Linux 6.18). */
+const NET_FORBIDDEN = new Set([4, 58]);
 
 const s64n = (x: bigint): number => Number(BigInt.asIntN(64, x));
 
@@ -164,6 +164,9 @@ class Checker {
   private readonly fieldsOk: Uint8Array;
   private readonly depth: number[];
   private maxCtx = 0;
+  private jumps = 0;
+  private lastCpJumps = -2;
+  private lastCpInsns = -8;
   /** State of the path at the instruction being executed, for the error log. */
   private errState: State | null = null;
 
@@ -283,6 +286,10 @@ class Checker {
         return true;
       }
     }
+    // Like Linux, store a new checkpoint only every few jumps and instructions.
+    if (this.jumps - this.lastCpJumps < 2 || this.processed - this.lastCpInsns < 8) return false;
+    this.lastCpJumps = this.jumps;
+    this.lastCpInsns = this.processed;
     const cp: Checkpoint = { st: cloneState(p.st), branches: 1, parent: p.cp };
     p.cp = cp;
     list.push(cp);
@@ -340,6 +347,7 @@ class Checker {
         return this.ld(f, x, i);
       case BPF_JMP:
       case BPF_JMP32:
+        this.jumps++;
         return this.jmp(p, f, x, i, stack);
     }
     return this.fail(i, `unknown opcode ${x.opcode.toString(16)}`);
@@ -438,6 +446,7 @@ class Checker {
     }
     let ptr = d;
     let off = s;
+    if (isPtr(d) && d.type === T.Stack && code === 0x10) this.fail(i, `R${x.dst} subtraction from stack pointer prohibited`);
     if (!isPtr(d)) {
       if (code === 0x10) this.fail(i, `R${x.dst} tried to subtract pointer from scalar`);
       if (code !== 0x00) this.fail(i, `R${x.dst} pointer arithmetic with ${opStr} operator prohibited`);
@@ -604,7 +613,7 @@ class Checker {
 
   private lowestCallbackFrame(st: State): number {
     for (let k = 0; k < st.frames.length; k++) if (st.frames[k].callback) return k;
-    return st.frames.length;
+    return -1;
   }
 
   private noteDepth(st: State, frameNo: number, bytes: number): void {
@@ -754,7 +763,8 @@ class Checker {
     }
     if (isPtr(d) || isPtr(s)) {
       let taken = -1;
-      const nonNull = (r: Reg): boolean => isPtr(r) && !orNull(r) && r.type !== T.Func;
+      // reg_not_null: only these pointer types are known to be non-NULL.
+      const nonNull = (r: Reg): boolean => r.type === T.MapValue || r.type === T.RbMem || r.type === T.MapPtr;
       if (bits === 64 && (rel === 'eq' || rel === 'ne') && ((nonNull(d) && isZero(s)) || (nonNull(s) && isZero(d)))) taken = rel === 'eq' ? 0 : 1;
       if (taken === 1) return target;
       if (taken === 0) return i + 1;
@@ -870,7 +880,7 @@ class Checker {
     const proto = HELPER_BY_ID.get(x.imm);
     if (proto === undefined) return this.fail(i, `invalid func unknown#${x.imm}`);
     const pt = this.opts.progType;
-    if ((proto.kprobeOnly === true && pt !== 'kprobe') || ((pt === 'socket_filter' || pt === 'xdp') && !NET_HELPERS.has(proto.id))) {
+    if ((proto.kprobeOnly === true && pt !== 'kprobe') || ((pt === 'socket_filter' || pt === 'xdp') && NET_FORBIDDEN.has(proto.id))) {
       this.fail(i, `program of this type cannot use helper bpf_${proto.name}#${proto.id}`);
     }
     if (proto.gpl && this.opts.gpl === false) this.fail(i, 'cannot call GPL-restricted function from non-GPL compatible program');

@@ -184,6 +184,12 @@ function boundOffset(r: M): void {
 
 /** reg_bounds_sync: make all views agree. Infeasible inputs stay infeasible (min > max somewhere). */
 export function sync(s: Sc): Sc {
+  if (s.t.m === 0n) {
+    // Known value: either every range holds it (then it is exactly scConst) or the state is impossible.
+    const c = scConst(s.t.v);
+    if (s.umin <= c.umin && c.umax <= s.umax && s.smin <= c.smin && c.smax <= s.smax && s.u32min <= c.u32min && c.u32max <= s.u32max && s.s32min <= c.s32min && c.s32max <= s.s32max) return c;
+    return { ...c, umin: 1n, umax: 0n };
+  }
   const r: M = { ...s };
   updateBounds(r);
   deduce32(r);

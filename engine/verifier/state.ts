@@ -134,12 +134,16 @@ export function cur(s: State): Frame {
 // ---- comparison for pruning
 
 class IdMap {
-  private m = new Map<number, number>();
-  private used = new Map<number, number>();
+  private m: Map<number, number> | null = null;
+  private used: Map<number, number> | null = null;
   private fresh = -1;
   /** Old id `a` must always correspond to the same new id, and no two old ids to one new id. */
   check(a: number, b: number): boolean {
     if (a === 0) return true;
+    if (this.m === null || this.used === null) {
+      this.m = new Map();
+      this.used = new Map();
+    }
     const nb = b === 0 ? this.fresh-- : b;
     const seen = this.m.get(a);
     if (seen !== undefined) return seen === nb;

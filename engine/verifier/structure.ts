@@ -104,7 +104,7 @@ export function checkFields(insns: readonly Insn[], i: number): string | undefin
       if (x.src !== 0 || x.off !== 0 || (x.imm !== 16 && x.imm !== 32 && x.imm !== 64)) return 'BPF_END uses reserved fields';
       return undefined;
     }
-    const name = cls === BPF_ALU ? 'BPF_ALU' : 'BPF_ALU64';
+    const name = code === 0xb0 ? 'BPF_MOV' : 'BPF_ALU';
     const divmod = code === 0x30 || code === 0x90;
     const okOff = (o: number): boolean => {
       if (o === 0) return true;

@@ -60,7 +60,15 @@ export interface AlertBuilderOptions {
   enricher?: Enricher;
   /** ktime (bpf_ktime_get_ns) to ns since the epoch. Default: see `defaultClock`. */
   clock?: (ktimeNs: bigint) => bigint;
+  /**
+   * Turn a record's raw values (keyed by RuleTable.fields names) into output field values
+   * (keyed by the field as the output writes it). The compiler's records carry raw kernel data
+   * ("carriers"); `compiledDeriver` in ./compiled.ts wraps its deriveOutputs.
+   */
+  derive?: ValueDeriver;
 }
+
+export type ValueDeriver = (ruleId: number, raw: ReadonlyMap<string, FieldValue>) => ReadonlyMap<string, FieldValue>;
 
 const DAY_NS = 86_400_000_000_000n;
 const monoToWall = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -87,9 +95,17 @@ export class AlertBuilder {
   private readonly renderer: OutputRenderer;
   private readonly clock: (k: bigint) => bigint;
 
+  private derive: ValueDeriver | undefined;
+
   constructor(private readonly opts: AlertBuilderOptions) {
     this.renderer = opts.renderer ?? defaultRenderer;
     this.clock = opts.clock ?? defaultClock;
+    this.derive = opts.derive;
+  }
+
+  /** Hot reload: records decoded with a new rule table need its deriver. */
+  setDeriver(d: ValueDeriver | undefined): void {
+    this.derive = d;
   }
 
   private outputOf(rule: RuleInfo): CompiledOutput {
@@ -102,8 +118,16 @@ export class AlertBuilder {
   }
 
   build(rec: DecodedRecord): Alert {
-    const values = new Map<string, FieldValue>();
-    for (const v of rec.values) values.set(v.field, v.value);
+    const raw = new Map<string, FieldValue>();
+    for (const v of rec.values) raw.set(v.field, v.value);
+    let values: ReadonlyMap<string, FieldValue> = raw;
+    if (this.derive !== undefined) {
+      const d = this.derive(rec.ruleId, raw);
+      // Derived values first; raw ones (already Falco-shaped fields) stay reachable.
+      const merged = new Map(raw);
+      for (const [k, v] of d) merged.set(k, v);
+      values = merged;
+    }
     const process = this.opts.enricher?.process(rec.tgid);
     const container = this.opts.enricher?.container(rec.cgroupId);
     const timeNs = this.clock(rec.ktimeNs);

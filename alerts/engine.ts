@@ -8,7 +8,7 @@
 //   await engine.close(); // drain, store, let in-flight deliveries finish
 
 import { hostname as osHostname } from 'node:os';
-import { AlertBuilder, dropAlert, type Alert, type Enricher } from './alert.js';
+import { AlertBuilder, dropAlert, type Alert, type Enricher, type ValueDeriver } from './alert.js';
 import { decodeRecord, type RuleTable } from './record-format.js';
 import type { OutputRenderer } from './render.js';
 import { rulesRenderer } from './render-rules.js';
@@ -88,6 +88,8 @@ export interface AlertEngineOptions {
   renderer?: OutputRenderer;
   enricher?: Enricher;
   clock?: (ktimeNs: bigint) => bigint;
+  /** Raw record values → output field values (compiled rule sets: `compiledDeriver`). */
+  derive?: ValueDeriver;
   /** Drain period (ms); wake-ups also trigger a drain. Default 50. */
   drainIntervalMs?: number;
   /** Most records taken from one ring per drain. Default 4096. */
@@ -130,8 +132,8 @@ export interface AlertEngine {
   drainNow(): number;
   /** Store alerts produced elsewhere (the reference evaluator path, tests). */
   ingest(alerts: readonly Alert[]): IngestResult;
-  /** Replace the rule table (hot reload) — ids in records refer to the table at the time they are drained. */
-  setRules(rules: RuleTable): void;
+  /** Replace the rule table (hot reload): what is in the rings is drained with the old one first. */
+  setRules(rules: RuleTable, derive?: ValueDeriver): void;
   /** Drain, report pending drops, and wait until due deliveries are done (or timeout). */
   flush(timeoutMs?: number): Promise<void>;
   metrics(): AlertMetrics;
@@ -154,7 +156,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   if (opts.aggregationWindowMs !== undefined) store.setAggregationWindow(opts.aggregationWindowMs);
   const endpoints: Endpoint[] = (opts.webhooks ?? []).map(toEndpoint);
   let rules = opts.rules;
-  const builder = new AlertBuilder({ hostname, renderer: opts.renderer ?? rulesRenderer, enricher: opts.enricher, clock: opts.clock });
+  const builder = new AlertBuilder({ hostname, renderer: opts.renderer ?? rulesRenderer, enricher: opts.enricher, clock: opts.clock, derive: opts.derive });
   const worker = new DeliveryWorker(store, endpoints, log, opts.delivery);
   const batchMax = opts.batchMax ?? 4096;
   const dropEveryMs = opts.dropReportIntervalMs ?? 10_000;
@@ -329,9 +331,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       opts.onStored?.(r);
       return r;
     },
-    setRules(next) {
+    setRules(next, derive) {
       drain();
       rules = next;
+      builder.setDeriver(derive);
     },
     async flush(timeoutMs = 10_000) {
       while (drain(true) > 0) {

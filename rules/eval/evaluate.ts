@@ -24,10 +24,18 @@ export class Evaluation {
   }
 }
 
+const keys = new WeakMap<TFieldExpr, string>();
+
+/** A field's cache key, computed once per typed node. */
 function fieldKey(f: TFieldExpr): string {
-  if (f.kind === 'transform') return `${f.fn}(${fieldKey(f.arg)})`;
-  if (f.arg === undefined) return f.def.name === f.name ? f.name : f.name;
-  return `${f.def.name}[${f.arg.kind === 'index' ? f.arg.index : f.arg.key}]`;
+  let k = keys.get(f);
+  if (k === undefined) {
+    if (f.kind === 'transform') k = `${f.fn}(${fieldKey(f.arg)})`;
+    else if (f.arg === undefined) k = f.name;
+    else k = `${f.def.name}[${f.arg.kind === 'index' ? f.arg.index : f.arg.key}]`;
+    keys.set(f, k);
+  }
+  return k;
 }
 
 function compute(f: TFieldExpr, ctx: EventContext): Extracted {
@@ -116,9 +124,13 @@ function checkOne(c: TCheck, v: Scalar, rhs: readonly (TValue | Scalar)[]): bool
   }
   switch (c.op) {
     case 'in':
-    case 'intersects':
+    case 'intersects': {
+      // string lists: a set lookup (built once per check) instead of a scan
+      const set = typeof v === 'string' && c.rhs.kind === 'values' ? stringSet(c) : undefined;
+      if (set !== undefined) return set.has(v as string);
       for (const r of rhs) if (compare('=', v, r)) return true;
       return false;
+    }
     case 'pmatch':
       for (const r of rhs) if (pathMatch(v, r)) return true;
       return false;
@@ -127,6 +139,17 @@ function checkOne(c: TCheck, v: Scalar, rhs: readonly (TValue | Scalar)[]): bool
       return r !== undefined && compare(c.op, v, r);
     }
   }
+}
+
+const stringSets = new WeakMap<TCheck, Set<string> | null>();
+
+function stringSet(c: TCheck): Set<string> | undefined {
+  let set = stringSets.get(c);
+  if (set === undefined) {
+    set = c.rhs.kind === 'values' && c.rhs.values.every((x) => x.kind === 'string') ? new Set(c.rhs.values.map((x) => (x.kind === 'string' ? x.value : ''))) : null;
+    stringSets.set(c, set);
+  }
+  return set ?? undefined;
 }
 
 function asString(v: Scalar): string {

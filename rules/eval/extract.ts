@@ -100,7 +100,20 @@ function ipBytes(s: string | undefined): Uint8Array | undefined {
   return s === undefined ? undefined : parseIp(s);
 }
 
-function endpoints(e: Extract<EventContext['event'], { type: 'connect' }>): { cip?: Uint8Array; sip?: Uint8Array; cport?: number; sport?: number } {
+type Endpoints = { cip?: Uint8Array; sip?: Uint8Array; cport?: number; sport?: number };
+const endpointCache = new WeakMap<object, Endpoints>();
+
+/** Client/server ends of a connect (client = this process), parsed once per event. */
+function endpoints(e: Extract<EventContext['event'], { type: 'connect' }>): Endpoints {
+  let out = endpointCache.get(e);
+  if (out === undefined) {
+    out = parseEndpoints(e);
+    endpointCache.set(e, out);
+  }
+  return out;
+}
+
+function parseEndpoints(e: Extract<EventContext['event'], { type: 'connect' }>): Endpoints {
   if (e.family === 'unix') return {};
   const out: { cip?: Uint8Array; sip?: Uint8Array; cport?: number; sport?: number } = {};
   const c = ipBytes(e.saddr);

@@ -27,7 +27,9 @@ export type PerfRecord = { type: typeof PERF_RECORD_SAMPLE; data: Uint8Array } |
 
 /** One perf event's ring: records waiting to be read, by bytes as the kernel accounts them. */
 export class PerfBuffer {
-  readonly records: PerfRecord[] = [];
+  /** Waiting records from index `head` on (a queue without O(n) shifts). */
+  private records: PerfRecord[] = [];
+  private head = 0;
   used = 0;
   /** Samples lost since the last PERF_RECORD_LOST was written. */
   lostPending = 0;
@@ -61,9 +63,22 @@ export class PerfBuffer {
     return true;
   }
 
+  /** Records waiting to be read. */
+  get waiting(): number {
+    return this.records.length - this.head;
+  }
+
   take(): PerfRecord | undefined {
-    const r = this.records.shift();
-    if (r !== undefined) this.used -= r.type === PERF_RECORD_LOST ? LOST_RECORD_BYTES : 8 + 4 + r.data.length;
+    if (this.head >= this.records.length) return undefined;
+    const r = this.records[this.head++];
+    if (this.head === this.records.length) {
+      this.records = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+    this.used -= r.type === PERF_RECORD_LOST ? LOST_RECORD_BYTES : 8 + 4 + r.data.length;
     return r;
   }
 }

@@ -32,6 +32,10 @@ interface Proc {
   pid: number;
   comm: string;
   container?: ContainerSpec;
+  /** What a child inherits unless its step says otherwise. */
+  uid?: number;
+  gid?: number;
+  cwd?: string;
 }
 
 /** One running copy of a scenario: its process names, step program and host-side shims. */
@@ -102,16 +106,17 @@ class Instance {
     const pid = this.sim.allocPid();
     // A real process is forked first; state-only records need no fork.
     if (!synthetic) yield this.event({ type: 'fork', pid: ppid, child: pid });
-    const o: Raw = { uid: 0, gid: 0, cwd: '/', ...f, type: 'exec', pid, ppid };
+    // Credentials and cwd are inherited from the parent (fork copies them), else root at /.
+    const o: Raw = { uid: parent?.uid ?? 0, gid: parent?.gid ?? 0, cwd: parent?.cwd ?? '/', ...f, type: 'exec', pid, ppid };
     if (o['argv'] === undefined) o['argv'] = [String(o['exe']).split('/').pop() ?? String(o['exe'])];
     if (container !== undefined) {
       o['container'] = this.ref(container);
-      if (o['vpid'] === undefined) o['vpid'] = this.sim.allocVpid(container.id);
+      o['vpid'] = typeof o['vpid'] === 'number' ? this.sim.useVpid(container.id, o['vpid']) : this.sim.allocVpid(container.id);
     }
     if (synthetic) o['synthetic'] = true;
     const ev = this.event(o);
     if (ev.type === 'exec') {
-      const proc = { pid, comm: ev.comm ?? ev.exe.split('/').pop() ?? '', container };
+      const proc: Proc = { pid, comm: ev.comm ?? ev.exe.split('/').pop() ?? '', container, uid: ev.uid, gid: ev.gid, cwd: ev.cwd };
       this.names.set(name, proc);
       this.alive.set(pid, proc);
       // A failed exec leaves a forked child that never ran anything: it exits right away.
@@ -165,7 +170,12 @@ class Instance {
         const o: Raw = { ...f, type: 'exec', pid: p.pid };
         if (o['argv'] === undefined) o['argv'] = [String(o['exe']).split('/').pop() ?? ''];
         const ev = this.event(o);
-        if (ev.type === 'exec' && (ev.ret ?? 0) === 0) p.comm = ev.comm ?? ev.exe.split('/').pop() ?? '';
+        if (ev.type === 'exec' && (ev.ret ?? 0) === 0) {
+          p.comm = ev.comm ?? ev.exe.split('/').pop() ?? '';
+          p.uid = ev.uid ?? p.uid;
+          p.gid = ev.gid ?? p.gid;
+          p.cwd = ev.cwd ?? p.cwd;
+        }
         yield ev;
         return;
       }
@@ -230,6 +240,12 @@ export class Simulator {
     const v = (this.vpids.get(containerId) ?? 0) + 1;
     this.vpids.set(containerId, v);
     return v;
+  }
+
+  /** A vpid a scenario fixed: later ones are allocated above it. */
+  useVpid(containerId: string, vpid: number): number {
+    if (vpid > (this.vpids.get(containerId) ?? 0)) this.vpids.set(containerId, vpid);
+    return vpid;
   }
 
   /** Events in order, synchronously (simulated time only). */

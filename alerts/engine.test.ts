@@ -358,3 +358,19 @@ describe('config mapping', () => {
     expect(o.webhooks?.[0]).toMatchObject({ url: 'http://127.0.0.1:1/h', timeout: 5000, expire: 86_400_000 });
   });
 });
+
+describe('prometheus text', () => {
+  it('exposes every counter', async () => {
+    const { prometheusText } = await import('./metrics.js');
+    const ring = new FakeRing();
+    const e = createAlertEngine({ db: join(tmp.dir, 'pm.db'), rules, deliver: false });
+    e.attach(ring);
+    ring.push(shellRecord(0));
+    e.drainNow();
+    const text = prometheusText(e.metrics());
+    await e.close(0);
+    expect(text).toContain('# TYPE kestrel_alerts_records_total counter\nkestrel_alerts_records_total 1\n');
+    expect(text).toContain('kestrel_alerts_incidents_created_total 1\n');
+    expect(text).toMatch(/kestrel_alerts_deliveries_in_flight 0\n/);
+  });
+});

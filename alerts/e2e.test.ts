@@ -40,6 +40,8 @@ describe('compiled rules → ring buffer → incidents → webhook', () => {
       ...compiledRuleOptions(compiled),
       enricher: processTableEnricher(ek.kernel.table),
       hostname: 'node-e2e',
+      // The simulated kernel's ktime counts from its boot; add the boot's wall time back.
+      clock: (k) => k + ek.kernel.env.bootWallNs,
       webhooks: [{ url: rx.url, secret: 'k' }],
       delivery: { pollMs: 10 },
     });
@@ -60,7 +62,7 @@ describe('compiled rules → ring buffer → incidents → webhook', () => {
       const list = engine.store.list();
       expect(list.map((i) => i.rule).sort()).toEqual([...RULES].sort());
       const shell = list.find((i) => i.rule === RULES[0]);
-      expect(shell).toMatchObject({ container_id: '3ad7b26ded6d', pid: 301, hostname: 'node-e2e', priority: 'Notice' });
+      expect(shell).toMatchObject({ container_id: '3ad7b26ded6d', pid: 301, hostname: 'node-e2e', priority: 'Notice', first_seen: '2023-11-14T22:13:20.100000000Z' });
       // user_loginuid and exe_flags are derived differently by the compiler's deriveOutputs and
       // the reference renderer (-1 vs <NA>, evt.arg.flags not carried, an unset tty 0 vs <NA>);
       // compare the rest.

@@ -8,8 +8,12 @@ import { runProgram } from '../engine/interpreter.js';
 import { createTestRuntime, type TestRuntime } from '../engine/test-runtime.js';
 import type { BpfMap } from '../engine/runtime.js';
 import type { MapDef } from '../engine/maps/types.js';
-import type { VmMemory } from '../engine/memory.js';
+import { RegionKind, type VmMemory } from '../engine/memory.js';
 import { loadavg } from 'node:os';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConformanceDir } from '../engine/conformance.js';
 
 const ALU_LOOP = `
   mov r0, 0
@@ -154,6 +158,10 @@ export async function bench(): Promise<void> {
   }
 
   // Shared machines: the load average says how much of a core these figures had.
+  const conf = conformanceFigure(rt);
+  if (typeof conf === 'string') mapNote += (mapNote === '' ? '' : '\n  ') + conf;
+  else figures.push(conf);
+
   process.stdout.write(`interpreter (load average ${loadavg()[0].toFixed(1)})\n`);
   for (const f of figures) {
     process.stdout.write(
@@ -161,6 +169,48 @@ export async function bench(): Promise<void> {
     );
   }
   if (mapNote !== '') process.stdout.write(`  ${mapNote}\n`);
+}
+
+/** All bpf_conformance programs, each run with its input memory; total instructions per CPU second. */
+function conformanceFigure(rt: TestRuntime): Figure | string {
+  // dist/bench or bench: the repository root is the first ancestor holding package.json.
+  let root = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(resolve(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
+  const dir = resolve(root, '../shared/anchors/bpf-conformance/tests');
+  if (!existsSync(dir)) return `conformance programs: skipped (${dir} not found)`;
+  const cases = loadConformanceDir(dir).map((c) => {
+    const a = assemble(c.asm ?? '', c.name);
+    const prog = loadProgram({ name: c.name, insns: c.raw ?? a.insns, maps: [], mapRefs: [], progType: 'raw' });
+    const bytes = c.mem ?? new Uint8Array(0);
+    // Each case's memory gets its own context region, made once (set-up is not what we measure).
+    let addr = 0;
+    if (bytes.length > 0) {
+      addr = rt.mem.alloc(bytes.length).addr;
+      rt.mem.addRegion(addr, bytes.length, RegionKind.Context, true);
+    }
+    return { prog, bytes, addr };
+  });
+  const once = (): number => {
+    let n = 0;
+    for (const c of cases) {
+      if (c.addr !== 0) rt.mem.u8.set(c.bytes, c.addr);
+      n += runProgram(c.prog, rt, c.addr, 0, c.bytes.length, 0).instructions;
+    }
+    return n;
+  };
+  let insns = 0;
+  const warmEnd = performance.now() + 200;
+  while (performance.now() < warmEnd) insns = once();
+  let runs = 0;
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  while (performance.now() - t0 < 300) {
+    once();
+    runs++;
+  }
+  const c1 = process.cpuUsage(c0);
+  const nsPerRun = ((c1.user + c1.system) * 1000) / runs;
+  return { name: `conformance suite (${cases.length} programs)`, insnsPerRun: insns, nsPerRun, mips: (insns / nsPerRun) * 1e3 };
 }
 
 const invoked = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\/bench\//, '/bench/'));

@@ -132,12 +132,25 @@ function newState(mem: VmMemory): RunState {
   };
 }
 
+// The last memory's pool, so the common case (one VM) skips the WeakMap lookup.
+let lastMem: VmMemory | undefined;
+let lastPool: RunState[] = [];
+
 function acquireState(mem: VmMemory): RunState {
+  if (mem === lastMem) {
+    const s0 = lastPool[0] as RunState | undefined;
+    if (s0 !== undefined && !s0.busy) {
+      s0.busy = true;
+      return s0;
+    }
+  }
   let pool = statePools.get(mem);
   if (pool === undefined) {
     pool = [];
     statePools.set(mem, pool);
   }
+  lastMem = mem;
+  lastPool = pool;
   for (const s of pool) {
     if (!s.busy) {
       s.busy = true;

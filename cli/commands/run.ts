@@ -29,10 +29,11 @@ Exit codes: the command's own exit status (128+N when killed by signal N); 2 whe
 be started or the rules/configuration are bad.`;
 
 export async function run(args: string[]): Promise<number> {
-  // Everything after the first positional (or after --) belongs to the command.
-  const dd = args.indexOf('--');
-  const own = dd >= 0 ? args.slice(0, dd) : args;
-  const cmdAfter = dd >= 0 ? args.slice(dd + 1) : [];
+  // Everything from the first non-option (or after --) belongs to the command: `kestrel run sh -c x`
+  // must not read the command's -c as --config.
+  const split = splitCommand(args);
+  const own = split.own;
+  const cmdAfter = split.command;
   let values;
   let positionals: string[];
   try {
@@ -99,4 +100,16 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof StraceError) return reportError('run', new UsageError(e.message));
     return reportError('run', e);
   }
+}
+
+const VALUE_OPTIONS = new Set(['--pid', '-o', '--output', '-r', '--rules', '-c', '--config', '--db']);
+
+export function splitCommand(args: readonly string[]): { own: string[]; command: string[] } {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') return { own: args.slice(0, i), command: args.slice(i + 1) };
+    if (!a.startsWith('-') || a === '-') return { own: args.slice(0, i), command: args.slice(i) };
+    if (VALUE_OPTIONS.has(a)) i++; // skip its value
+  }
+  return { own: [...args], command: [] };
 }

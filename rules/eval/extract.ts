@@ -247,6 +247,8 @@ const EXTRACTORS: Record<string, Extractor> = {
     return r === undefined ? undefined : r < 0;
   },
   'evt.num': () => undefined,
+  // only exit events exist since Falco 0.42 (conditions on it are folded to constants)
+  'evt.dir': () => '<',
   'evt.time': (ctx) => ctx.event.ts,
   'evt.rawtime': (ctx) => ctx.event.ts,
   'evt.time.s': (ctx) => formatTime(ctx.event.ts).hms.slice(0, 8),

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { assemble } from './asm/assembler.js';
 import { encode, type Insn } from './isa.js';
 import { loadProgram, type LoadedProgram } from './program.js';
-import { runProgram, stackTops, type ProgArrayMap } from './interpreter.js';
+import { runProgram, stackTops, describeFaultInsn, type ProgArrayMap } from './interpreter.js';
 import { createTestRuntime, type TestRuntime } from './test-runtime.js';
 import { setRetNum, argLo, type BpfMap } from './runtime.js';
 import { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, type MapDef } from './maps/types.js';
@@ -360,6 +360,17 @@ describe('helpers and calls', () => {
     rt.clearContext();
     expect(res.fault).toBeUndefined();
     expect(r0(res)).toBe(34n);
+  });
+
+  it('fault messages print map references by name', () => {
+    const rt = createTestRuntime({ mem });
+    const bind = (def: MapDef): BpfMap => ({ def, handle: 12345678, lookupAddr: () => 0, updateAddr: () => 0, deleteAddr: () => 0 });
+    const p = prog('.map counts hash key=4 value=8 entries=4\nlddw r1, map:counts\nldxw r0, [r1+0]\nexit', 'named', bind);
+    const r = runProgram(p, rt, 0, 0, 0, 0);
+    expect(r.fault?.message).toMatch(/insn 2 \(ldxw %r0, \[%r1\+0\]\)/);
+    const q = prog('.map counts hash key=4 value=8 entries=4\nlddw r1, map:counts\ncall 9999\nexit', 'named2', bind);
+    expect(runProgram(q, rt, 0, 0, 0, 0).fault?.message).toMatch(/named2: insn 2 \(call 9999\): unknown helper 9999/);
+    expect(describeFaultInsn(q, 0)).toBe('lddw %r1, map:counts');
   });
 
   it('links lddw map value addresses through valueAddr', () => {

@@ -5,7 +5,7 @@
 // names the instruction index and registers — never a thrown exception.
 
 import { GRANULE_SHIFT, HELPER_ARGS, HELPER_RET, RegionKind, type Allocation, type VmMemory } from './memory.js';
-import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from './isa.js';
+import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS, decode } from './isa.js';
 import { BPF_MAP_TYPE_PROG_ARRAY } from './maps/types.js';
 import type { BpfMap, Runtime } from './runtime.js';
 import type { LoadedProgram } from './program.js';
@@ -183,10 +183,12 @@ function regDump(R: Int32Array): string[] {
   return out;
 }
 
-function describeInsn(prog: LoadedProgram, pc: number): string {
+/** The instruction at `pc` as fault messages show it. */
+export function describeFaultInsn(prog: LoadedProgram, pc: number): string {
   if (pc < 0 || pc >= prog.insns.length) return '<outside program>';
   try {
-    return disasmOne(prog.insns, pc);
+    // The unlinked slots, so map references print by name (cold path: faults only).
+    return disasmOne(decode(prog.spec.insns), pc, prog.spec.maps);
   } catch {
     return '<undecodable>';
   }
@@ -194,7 +196,7 @@ function describeInsn(prog: LoadedProgram, pc: number): string {
 
 function makeFault(kind: VmFaultKind, prog: LoadedProgram, pc: number, what: string, R: Int32Array): VmFault {
   const regs = regDump(R);
-  return new VmFault(kind, pc, `${prog.spec.name}: insn ${pc} (${describeInsn(prog, pc)}): ${what}`, regs);
+  return new VmFault(kind, pc, `${prog.spec.name}: insn ${pc} (${describeFaultInsn(prog, pc)}): ${what}`, regs);
 }
 
 function memFault(

@@ -68,6 +68,15 @@ const GLOBAL_TYPES = [I64, I64, I64, I32, I32] as const;
  */
 export const JIT_OUT = 0x400;
 
+/** Whether `i` may write register `r` (conservative: calls clobber r0..r5). */
+function writesReg(i: Insn, r: number): boolean {
+  const cls = i.opcode & 7;
+  if (cls === BPF_ALU || cls === BPF_ALU64 || cls === BPF_LDX || cls === BPF_LD) return i.dst === r;
+  if (i.opcode === OP_CALL) return r <= 5;
+  if (cls === BPF_STX && (i.opcode & 0xe0) === 0xc0) return i.src === r || r === 0;
+  return false;
+}
+
 export function compileModule(insns: readonly Insn[], opts: CompileOptions): CompiledModule {
   const starts = functionStarts(insns);
   const ends = starts.slice(1).concat(insns.length);
@@ -124,6 +133,9 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       const i = insns[pc];
       return i.opcode === OP_CALL && i.src === 0 && i.imm === HELPER_TAIL_CALL;
     });
+    const blockIdAt = new Int32Array(end - start).fill(-1);
+    for (const b of cfg.blocks) for (let q = b.start; q <= b.last; q++) blockIdAt[q - start] = b.id;
+    const blockOfPc = (pc: number): number => blockIdAt[pc - start];
     const c = new Code(1024);
     c.gget(G.cnt).set(L.cnt).gget(G.budget).set(L.budget);
     const r0 = L.reg[0];
@@ -166,6 +178,19 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.call(f);
       c.i32c(0).mem(Op.i64_load, 3, HELPER_RET).set(r0);
     };
+    /** The callback r2 holds at the bpf_loop call at `pc`, if an lddw func set it in this block. */
+    const staticCallback = (pc: number): number | undefined => {
+      const b = cfg.blocks[blockOfPc(pc)];
+      let found: number | undefined;
+      for (let q = b.start; q < pc; q++) {
+        const i = insns[q];
+        if (i.opcode === OP_LDDW) {
+          if (i.dst === 2) found = i.src === 4 ? i.imm : undefined;
+          q++;
+        } else if (writesReg(i, 2)) found = undefined;
+      }
+      return found;
+    };
     const callLoop = (pc: number): void => {
       if (uniqueCallbacks.length === 0) throw new JitCompileError(pc, 'bpf_loop without any callback in the program');
       const [r1, r2, r3, r4] = [L.reg[1], L.reg[2], L.reg[3], L.reg[4]];
@@ -180,10 +205,13 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.get(L.t2).get(L.t1).op(Op.i64_ge_u).brIf(1);
       checkDepth(pc);
       flush();
-      // callback(i, ctx, 0, 0, 0) in a fresh frame; several callbacks → select on r2's value.
+      // callback(i, ctx, 0, 0, 0) in a fresh frame. The callback is usually known statically
+      // (an lddw func into r2 earlier in the block); otherwise select on r2's value.
+      const known = staticCallback(pc);
+      const cands = known !== undefined ? [known] : uniqueCallbacks;
       const invoke = (k: number): void => {
-        const cb = uniqueCallbacks[k];
-        if (k === uniqueCallbacks.length - 1) {
+        const cb = cands[k];
+        if (k === cands.length - 1) {
           c.get(L.t2).get(r3).i64c(0).i64c(0).i64c(0);
           nextFp();
           c.call(callFn(cb, pc));

@@ -162,6 +162,19 @@ describe('kestrel prog run', () => {
     expect(JSON.parse(out)).toMatchObject({ r0: '0x0', maps: { counts: [{ key: '07000000', value: '0300000000000000' }] } });
   });
 
+  it('links mapval: to a single-element array map value', async () => {
+    const p = file(
+      'cfg.asm',
+      '.map cfg array key=4 value=16 entries=1\nlddw r1, mapval:cfg+8\nstdw [r1+0], 77\nldxdw r0, [r1+0]\nexit\n',
+    );
+    expect(await progRun(['run', p, '--json', '--maps'])).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ r0: '0x4d', maps: { cfg: [{ key: '00000000', value: '00000000000000004d00000000000000' }] } });
+    out = '';
+    const bad = file('badcfg.asm', '.map cfg array key=4 value=16 entries=1\nlddw r1, mapval:cfg+16\nexit\n');
+    expect(await progRun(['run', bad])).toBe(2);
+    expect(err).toMatch(/insn 0: offset 16 is outside map 'cfg' value/);
+  });
+
   it('usage errors exit 2', async () => {
     expect(await progRun(['run'])).toBe(2);
     expect(await progRun(['run', file('x.asm', 'exit\n'), '--exec', 'magic'])).toBe(2);

@@ -13,11 +13,11 @@ import type { FieldDef, Hook } from '../fields/types.js';
 import { EVENT_ARGS } from '../fields/catalog.js';
 import { parseOutput } from '../output.js';
 import { hasExtractor } from '../eval/extract.js';
-import { concatTexts, type SourcedText } from './read.js';
+import { concatTexts, plainText, type SourcedText } from './read.js';
 import type { Collector, ExceptionDefn, RuleDefn } from './collect.js';
 import { TypingError, type Diagnostic, type DiagCode } from './diag.js';
 import type { Priority } from '../priority.js';
-import { LIST_OPS, MODIFIERS } from '../condition/ast.js';
+import { LIST_OPS, MODIFIERS, NUM_OPS, STR_OPS, UNARY_OPS } from '../condition/ast.js';
 
 export interface UnavailableField {
   field: string;
@@ -262,7 +262,8 @@ function withExceptions(def: RuleDefn): SourcedText {
   const parts: (SourcedText | string)[] = ['(', def.condition, ')'];
   for (const ex of withValues) {
     const text = exceptionText(ex);
-    if (text !== '') parts.push(` and not ${text}`);
+    // generated text: errors inside it point at the exception item
+    if (text !== '') parts.push(' and not ', plainText(text, ex.loc));
   }
   return concatTexts(parts, def.loc);
 }
@@ -288,9 +289,23 @@ function exceptionText(ex: ExceptionDefn): string {
 
 const SCALAR_EXCEPTION_OPS = new Set(['in', 'pmatch', 'intersects']);
 
+const OPERATORS: ReadonlySet<string> = new Set([...UNARY_OPS, ...NUM_OPS, ...STR_OPS, ...LIST_OPS]);
+
+function validComp(comp: string): boolean {
+  const [op, mod, ...rest] = comp.trim().split(/\s+/);
+  if (op === undefined || !OPERATORS.has(op) || rest.length > 0) return false;
+  return mod === undefined || (MODIFIERS as readonly string[]).includes(mod);
+}
+
 function exceptionErrors(def: RuleDefn): TypingError[] {
   const errs: TypingError[] = [];
   for (const ex of def.exceptions) {
+    const comps = ex.comps === undefined ? [] : Array.isArray(ex.comps) ? ex.comps : [ex.comps];
+    const bad = comps.find((c) => !validComp(c));
+    if (bad !== undefined) {
+      errs.push(new TypingError('exception', `exception '${ex.name}': '${bad}' is not an operator`, ex.loc));
+      continue;
+    }
     if (ex.fields === undefined) {
       if (ex.values.length > 0) errs.push(new TypingError('exception', `exception '${ex.name}' has values but no fields`, ex.loc));
       continue;

@@ -273,6 +273,37 @@ describe('loader: exceptions', () => {
     expect(errors(bad)[0]).toMatch(/^f2\.yaml:4:7: rule R: Can not append exception fields or comps to existing exception 'known'/);
   });
 
+  it('invalid comps and bad fields in exceptions point at the exception', () => {
+    const s = load(`
+- rule: R
+  desc: d
+  condition: evt.type = execve
+  output: x
+  priority: INFO
+  exceptions:
+    - name: e
+      fields: [proc.name]
+      comps: [like]
+      values: [[a]]
+    - name: f
+      fields: [proc.nmae]
+      values: [[a]]
+`);
+    expect(errors(s)).toEqual(["f1.yaml:8:7: rule R: exception 'e': 'like' is not an operator"]);
+    const t = load(`
+- rule: R
+  desc: d
+  condition: evt.type = execve
+  output: x
+  priority: INFO
+  exceptions:
+    - name: f
+      fields: [proc.nmae]
+      values: [[a]]
+`);
+    expect(errors(t)).toEqual(["f1.yaml:8:7: rule R: unknown field 'proc.nmae' — did you mean 'proc.name'?"]);
+  });
+
   it('mismatched tuple lengths are an error', () => {
     const s = load(`
 - rule: R

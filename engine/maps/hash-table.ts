@@ -56,7 +56,7 @@ export class HashIndex {
   /** Key bytes of element e at e*keySize. */
   readonly keys: Uint8Array;
   private readonly hashes: Int32Array;
-  /** For 4- and 8-byte keys: the key as little-endian int32 words, compared on lookup. */
+  /** For keys of a multiple of 4 bytes: the key as little-endian int32 words, compared on lookup. */
   private readonly keyWords: Int32Array;
 
   constructor(
@@ -69,7 +69,7 @@ export class HashIndex {
     this.mask = cap - 1;
     this.keys = new Uint8Array(keySize * maxEntries);
     this.hashes = new Int32Array(maxEntries);
-    this.keyWords = new Int32Array(keySize === 4 || keySize === 8 ? (keySize >>> 2) * maxEntries : 0);
+    this.keyWords = new Int32Array((keySize & 3) === 0 ? (keySize >>> 2) * maxEntries : 0);
   }
 
   get bytes(): number {
@@ -81,6 +81,7 @@ export class HashIndex {
     const ks = this.keySize;
     if (ks === 4) return this.find4(buf, off);
     if (ks === 8) return this.find8(buf, off);
+    if ((ks & 3) === 0) return this.findWords(buf, off);
     const h = hashBytes(buf, off, ks);
     const slots = this.slots;
     const mask = this.mask;
@@ -134,11 +135,43 @@ export class HashIndex {
     }
   }
 
+  /** Keys of a multiple of 4 bytes: hash and compare by words. */
+  private findWords(buf: Uint8Array, off: number): number {
+    const nw = this.keySize >>> 2;
+    let h = 0x9747b28c ^ this.keySize;
+    for (let w = 0; w < nw; w++) {
+      const p = off + 4 * w;
+      h = mixWord(h, buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24));
+    }
+    h = fmix(h ^ this.keySize);
+    const slots = this.slots;
+    const mask = this.mask;
+    const kw = this.keyWords;
+    const hashes = this.hashes;
+    let i = h & mask;
+    for (;;) {
+      const e = slots[i];
+      if (e < 0) return -1;
+      if (hashes[e] === h) {
+        const base = e * nw;
+        let w = 0;
+        for (; w < nw; w++) {
+          const p = off + 4 * w;
+          if (kw[base + w] !== (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24))) break;
+        }
+        if (w === nw) return e;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
   /** Index element e (not present yet) under the key at buf[off..]. */
   insert(e: number, buf: Uint8Array, off: number): void {
     const ks = this.keySize;
-    this.keys.set(buf.subarray(off, off + ks), e * ks);
-    if (ks === 4 || ks === 8) {
+    const keys = this.keys;
+    const kb = e * ks;
+    for (let j = 0; j < ks; j++) keys[kb + j] = buf[off + j]; // no subarray: nothing allocated
+    if ((ks & 3) === 0) {
       for (let w = 0; w < ks; w += 4) {
         const p = off + w;
         this.keyWords[(e * ks + w) >>> 2] = buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24);

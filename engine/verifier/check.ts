@@ -21,6 +21,7 @@ import { ArgType, HELPER_BY_ID, RetType, type HelperProto } from '../helpers/pro
 import type { VerifyOptions, VerifyResult } from './types.js';
 import { checkFields, jumpTarget, type Structure } from './structure.js';
 import { logLine } from './disasm.js';
+import { liveRegs } from './liveness.js';
 import {
   S64_MIN,
   SC_UNKNOWN,
@@ -164,6 +165,8 @@ class Checker {
   private readonly fieldsOk: Uint8Array;
   private readonly depth: number[];
   private maxCtx = 0;
+  /** Registers live before each insn (./liveness.ts). */
+  private readonly live: Uint16Array;
   private jumps = 0;
   private lastCpJumps = -2;
   private lastCpInsns = -8;
@@ -181,6 +184,7 @@ class Checker {
     this.cps = new Array(insns.length);
     this.fieldsOk = new Uint8Array(insns.length);
     this.depth = structure.subprogs.map(() => 0);
+    this.live = liveRegs(insns);
   }
 
   private log(line: string): void {
@@ -279,10 +283,12 @@ class Checker {
       list = [];
       this.cps[i] = list;
     }
+    const frames = p.st.frames;
+    const mask = (f: number): number => (f === frames.length - 1 ? this.live[i] : this.live[frames[f + 1].retTo] ?? 0x7ff) | (1 << 10);
     for (const cp of list) {
       if (cp.branches > 0) {
-        if (statesCover(cp.st, p.st, true)) this.fail(i, `infinite loop detected at insn ${i}`);
-      } else if (statesCover(cp.st, p.st, false)) {
+        if (statesCover(cp.st, p.st, true, mask)) this.fail(i, `infinite loop detected at insn ${i}`);
+      } else if (statesCover(cp.st, p.st, false, mask)) {
         return true;
       }
     }

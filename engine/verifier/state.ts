@@ -215,14 +215,18 @@ function slotSafe(old: Slot, cur: Slot, ids: IdMap, exact: boolean): boolean {
 }
 
 /** Whether every concrete state described by `cur` is described by `old` (or, exact: identical). */
-export function statesCover(old: State, curS: State, exact: boolean): boolean {
+export function statesCover(old: State, curS: State, exact: boolean, liveMask: (frame: number) => number = () => 0x7ff): boolean {
   if (old.frames.length !== curS.frames.length || old.refs.length !== curS.refs.length) return false;
   const ids = new IdMap();
   for (let f = 0; f < old.frames.length; f++) {
     const a = old.frames[f];
     const b = curS.frames[f];
     if (a.retTo !== b.retTo || a.callback !== b.callback) return false;
-    for (let r = 0; r < 11; r++) if (a.regs[r] !== b.regs[r] && !regSafe(a.regs[r], b.regs[r], ids, exact)) return false;
+    const live = liveMask(f);
+    for (let r = 0; r < 11; r++) {
+      if ((live & (1 << r)) === 0) continue;
+      if (a.regs[r] !== b.regs[r] && !regSafe(a.regs[r], b.regs[r], ids, exact)) return false;
+    }
     for (let k = 0; k < SLOTS; k++) {
       const sa = a.slots[k] ?? EMPTY_SLOT;
       const sb = b.slots[k] ?? EMPTY_SLOT;

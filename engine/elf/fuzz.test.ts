@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compileExample } from './compile.js';
 import { decodeValue } from './decode.js';
 import { ElfError, loadElf, type ElfObject } from './index.js';
+import { createObjectMaps } from './instantiate.js';
+import { createVm, type Vm } from '../vm.js';
 
 const ITERS = Number(process.env.KESTREL_ELF_FUZZ ?? 600);
 const SEED = Number(process.env.KESTREL_ELF_FUZZ_SEED ?? 0x9e3779b9);
@@ -86,7 +88,17 @@ function mutate(src: Uint8Array, r: () => number): Uint8Array {
   return b;
 }
 
+let vm: Vm | undefined;
+
 function exercise(o: ElfObject): void {
+  // Creating the maps a hostile object declares must stay within the per-object budget.
+  vm ??= createVm();
+  let maps: ReturnType<typeof createObjectMaps> = [];
+  try {
+    maps = createObjectMaps(o, vm);
+  } finally {
+    for (const m of maps) m.close();
+  }
   // Walk what a caller would use, so lazy BTF paths are fuzzed too.
   for (const m of o.maps) {
     if (o.btf === undefined) continue;

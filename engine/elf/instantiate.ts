@@ -9,7 +9,16 @@ import type { MapUserApi } from '../maps/index.js';
 import { loadProgram, hasValueAddr, type LoadedProgram } from '../program.js';
 import { verify, HOOK_CONTEXTS, type VerifyResult } from '../verifier/index.js';
 import { ElfError } from './errors.js';
-import { BPF_MAP_TYPE_PERF_EVENT_ARRAY } from '../maps/types.js';
+import {
+  BPF_MAP_TYPE_ARRAY,
+  BPF_MAP_TYPE_LRU_PERCPU_HASH,
+  BPF_MAP_TYPE_PERCPU_ARRAY,
+  BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  BPF_MAP_TYPE_PROG_ARRAY,
+  BPF_MAP_TYPE_RINGBUF,
+  type MapDef,
+} from '../maps/types.js';
 import { programSpec, type ElfObject, type ElfProgram } from './index.js';
 import { formatLine, lineAt } from './lines.js';
 
@@ -53,8 +62,47 @@ function withValueAddr(m: BpfMap & MapUserApi): BpfMap {
   } as BpfMap & { valueAddr(off: number): number };
 }
 
+/** Memory one object's maps may claim in the VM: a hostile max_entries must not exhaust the host. */
+export const MAX_OBJECT_MAP_BYTES = 64 * 1024 * 1024;
+
+const r8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+/** A generous estimate of the bytes a map needs at its full size (tables, elements, buffers). */
+export function estimateMapBytes(def: MapDef, cpus: number): number {
+  const n = def.maxEntries;
+  switch (def.type) {
+    case BPF_MAP_TYPE_ARRAY:
+      return n * r8(def.valueSize);
+    case BPF_MAP_TYPE_PERCPU_ARRAY:
+      return n * r8(def.valueSize) * cpus;
+    case BPF_MAP_TYPE_PERCPU_HASH:
+    case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+      return n * (r8(def.keySize) + r8(def.valueSize) * cpus + 48);
+    case BPF_MAP_TYPE_RINGBUF:
+      return 2 * n + 4096;
+    case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+      return n * 64 + cpus * 32 * 1024;
+    case BPF_MAP_TYPE_PROG_ARRAY:
+      return n * 16;
+    default:
+      // hash, lru_hash, lpm_trie: element, key, value and table slots.
+      return n * (r8(def.keySize) + r8(def.valueSize) + 48);
+  }
+}
+
 export function createObjectMaps(obj: ElfObject, vm: Vm): (BpfMap & MapUserApi)[] {
   const out: (BpfMap & MapUserApi)[] = [];
+  let budget = MAX_OBJECT_MAP_BYTES;
+  for (const m of obj.maps) {
+    const need = estimateMapBytes(m.def, vm.cpus);
+    budget -= need;
+    if (!(budget >= 0)) {
+      throw new ElfError(
+        `map '${m.def.name}': max_entries ${m.def.maxEntries} (key ${m.def.keySize}, value ${m.def.valueSize}) needs about ${Math.ceil(need / 1048576)} MiB; ` +
+          `an object's maps may use at most ${MAX_OBJECT_MAP_BYTES / 1048576} MiB`,
+      );
+    }
+  }
   try {
     for (const m of obj.maps) {
       let map: BpfMap & MapUserApi;

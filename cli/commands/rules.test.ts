@@ -33,6 +33,8 @@ describe('kestrel rules', () => {
     expect(r.out).toMatch(/rule "Terminal shell in container": applies to execve hooks/);
     expect(r.out).toMatch(/rule "Reverse shell connection": applies to connect hooks/);
     expect(r.out).toMatch(/0 error\(s\), 0 warning\(s\)/);
+    // with the rule compiler present, each rule says whether it compiles
+    expect(r.out).toMatch(/rule "Crypto miner executed": applies to execve hooks; (compiles to eBPF|the compiler cannot express it yet)/);
   });
 
   it('validate: errors as file:line:column, exit 1; missing event types are reported', async () => {

@@ -74,13 +74,13 @@ export async function run(args: string[]): Promise<number> {
   try {
     switch (sub) {
       case 'validate':
-        return validate(rest);
+        return await validate(rest);
       case 'list':
         return list(rest);
       case 'test':
         return test(rest);
       case 'compile':
-        return compile(rest);
+        return await compile(rest);
       default:
         errOut(`kestrel rules: unknown subcommand '${sub}'\n${USAGE}`);
         return 2;
@@ -137,14 +137,39 @@ function counts(set: RuleSet) {
   };
 }
 
-function validate(args: string[]): number {
-  const { values, common } = parseCommon(args, { quiet: { type: 'boolean', short: 'q', default: false } });
+/** Compile with the rule compiler when it is available: rule name → why it was not compiled. */
+async function compileReport(set: RuleSet): Promise<{ ok: boolean; notCompiled: Map<string, string[]>; error?: string }> {
+  const notCompiled = new Map<string, string[]>();
+  try {
+    const mod = await import('../../rules/compiler/index.js');
+    const res = mod.compileRuleSet(set);
+    for (const u of res.unsupported) notCompiled.set(u.rule, [...(notCompiled.get(u.rule) ?? []), `${u.hook ?? ''}${u.hook !== undefined ? ': ' : ''}${u.reason}`]);
+    return { ok: true, notCompiled };
+  } catch (e) {
+    return { ok: false, notCompiled, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** "N of M" enabled rules on Kestrel hooks that the compiler expresses. */
+function compiledCount(set: RuleSet, notCompiled: Map<string, string[]>): string {
+  const candidates = set.rules.filter((r) => r.enabled && r.expr !== undefined && r.plan.hooks.length > 0);
+  return `${candidates.filter((r) => !notCompiled.has(r.name)).length} of ${candidates.length} enabled hook rules`;
+}
+
+async function validate(args: string[]): Promise<number> {
+  const { values, common } = parseCommon(args, { quiet: { type: 'boolean', short: 'q', default: false }, 'no-compile': { type: 'boolean', default: false } });
   if (values['help'] === true) {
-    out('usage: kestrel rules validate [-r PATH...] [-c FILE] [--json] [-q]\n\nLoad and check rules; print errors and warnings as file:line:column, and per rule the\nKestrel hooks it applies to or the event types it needs that Kestrel lacks. Exit 1 on errors.\n  -q, --quiet   only errors, warnings and counts');
+    out('usage: kestrel rules validate [-r PATH...] [-c FILE] [--json] [-q] [--no-compile]\n\nLoad and check rules; print errors and warnings as file:line:column, and per rule the\nKestrel hooks it applies to or the event types it needs that Kestrel lacks, and whether the\nrule compiler can express it. Exit 1 on errors.\n  -q, --quiet     only errors, warnings and counts\n  --no-compile    do not run the rule compiler');
     return 0;
   }
   const set = loadRules(rulePaths(common));
   const c = counts(set);
+  const comp = values['no-compile'] === true || set.errors.length > 0 ? undefined : await compileReport(set);
+  const compileNote = (r: LoadedRule): string => {
+    if (comp === undefined || !comp.ok || r.plan.hooks.length === 0 || r.expr === undefined || !r.enabled) return '';
+    const why = comp.notCompiled.get(r.name);
+    return why === undefined ? '; compiles to eBPF' : `; the compiler cannot express it yet (${why.join('; ')})`;
+  };
   if (common.json) {
     out(JSON.stringify({
       ok: set.errors.length === 0,
@@ -155,7 +180,9 @@ function validate(args: string[]): number {
         name: r.name, file: r.loc.file, line: r.loc.line, enabled: r.enabled, priority: r.priority,
         hooks: r.plan.hooks, missingEventTypes: r.plan.missing, unrestricted: r.plan.unrestricted,
         unavailableFields: r.unavailable, skipped: r.skipped ?? null, failed: r.failed === true,
+        notCompiled: comp?.notCompiled.get(r.name) ?? null,
       })),
+      compiler: comp === undefined ? null : comp.ok ? 'ran' : `failed: ${comp.error ?? ''}`,
     }, null, 2));
     return set.errors.length > 0 ? 1 : 0;
   }
@@ -163,13 +190,15 @@ function validate(args: string[]): number {
   for (const d of set.warnings) out(formatDiag(d));
   if (values['quiet'] !== true) {
     if (set.errors.length + set.warnings.length > 0) out('');
-    for (const r of set.rules) out(`rule ${JSON.stringify(r.name)}${r.enabled ? '' : ' (disabled)'}: ${hookSummary(r)}`);
+    for (const r of set.rules) out(`rule ${JSON.stringify(r.name)}${r.enabled ? '' : ' (disabled)'}: ${hookSummary(r)}${compileNote(r)}`);
     out('');
   }
+  if (comp !== undefined && !comp.ok) out(`note: the rule compiler failed: ${comp.error ?? ''}`);
   out(`${c.files} file(s): ${c.rules} rules (${c.enabled} enabled), ${c.macros} macros, ${c.lists} lists; ` +
     `${c.applicable} rules apply to Kestrel hooks (execve ${c.exec}, connect ${c.connect}), ` +
     `${c.needMissingEventTypes} need event types Kestrel lacks, ${c.skipped} skipped, ${c.failed} with errors; ` +
-    `${c.errors} error(s), ${c.warnings} warning(s)`);
+    `${c.errors} error(s), ${c.warnings} warning(s)` +
+    (comp?.ok === true ? `; compiler: ${compiledCount(set, comp.notCompiled)} compile to eBPF` : ''));
   return set.errors.length > 0 ? 1 : 0;
 }
 

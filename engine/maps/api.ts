@@ -34,6 +34,9 @@ export interface MapUserApi {
   /** Bytes of shared memory this map holds. */
   readonly memoryBytes: number;
   readonly closed: boolean;
+  /** BPF_MAP_FREEZE: later userspace updates and deletes fail with EPERM (programs unaffected). */
+  freeze?(): void;
+  readonly frozen?: boolean;
   /** Frees its memory and regions; further userspace calls throw EINVAL. */
   close(): void;
 }
@@ -51,6 +54,7 @@ export abstract class MapBase implements BpfMap, MapUserApi {
   private readonly handleAlloc: Allocation;
   private readonly onClose: ((map: BpfMap & MapUserApi) => void) | undefined;
   closed = false;
+  frozen = false;
 
   constructor(
     protected readonly mem: VmMemory,
@@ -136,6 +140,17 @@ export abstract class MapBase implements BpfMap, MapUserApi {
     this.freeMemory();
     this.mem.free(this.handleAlloc);
     this.onClose?.(this);
+  }
+
+  freeze(): void {
+    this.checkOpen();
+    this.frozen = true;
+  }
+
+  /** For userspace update/delete: the map must be open, not frozen, and the key the right size. */
+  protected checkWrite(key: Uint8Array): void {
+    this.checkKey(key);
+    if (this.frozen) throw new MapError('EPERM', `map ${this.def.name} is frozen`);
   }
 
   protected checkOpen(): void {

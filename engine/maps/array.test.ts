@@ -78,3 +78,17 @@ describe('percpu array', () => {
     expect(codeOf(() => m.update(u32(0), new Uint8Array(9)))).toBe('EINVAL');
   });
 });
+
+describe('freeze', () => {
+  it('makes userspace updates and deletes fail with EPERM but leaves programs alone', () => {
+    const mem = new VmMemory();
+    const m = createMap(mem, { name: '.rodata', type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 });
+    m.update(u32(0), u32(7));
+    m.freeze();
+    expect(m.frozen).toBe(true);
+    expect(codeOf(() => m.update(u32(0), u32(8)))).toBe('EPERM');
+    expect(m.lookup(u32(0))).toEqual(u32(7));
+    expect(m.updateAddr(onStack(mem, u32(0)), onStack(mem, u32(9)), 0, 0)).toBe(0);
+    expect(m.lookup(u32(0))).toEqual(u32(9));
+  });
+});

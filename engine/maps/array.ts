@@ -88,8 +88,9 @@ export class ArrayMap extends MapBase {
     return -EINVAL;
   }
 
-  private index(key: Uint8Array): number {
-    this.checkKey(key);
+  private index(key: Uint8Array, write = false): number {
+    if (write) this.checkWrite(key);
+    else this.checkKey(key);
     return (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
   }
 
@@ -111,7 +112,7 @@ export class ArrayMap extends MapBase {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
-    const idx = this.index(key);
+    const idx = this.index(key, true);
     const vs = this.def.valueSize;
     const full = this.cpus * this.stride;
     const okLen = this.percpu ? value.length === full || value.length === vs : value.length === vs;
@@ -135,7 +136,7 @@ export class ArrayMap extends MapBase {
   }
 
   delete(key: Uint8Array): void {
-    this.index(key);
+    this.index(key, true);
     throw new MapError('EINVAL', `map ${this.def.name}: array elements cannot be deleted`);
   }
 

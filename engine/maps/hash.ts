@@ -227,7 +227,7 @@ export class HashMap extends MapBase {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
-    this.checkKey(key);
+    this.checkWrite(key);
     const vs = this.def.valueSize;
     const full = this.cpus * this.stride;
     const okLen = this.percpu ? value.length === full || value.length === vs : value.length === vs;
@@ -252,7 +252,7 @@ export class HashMap extends MapBase {
   }
 
   delete(key: Uint8Array): void {
-    this.checkKey(key);
+    this.checkWrite(key);
     const e = this.index.find(key, 0);
     if (e < 0) throw new MapError('ENOENT', `map ${this.def.name}: no such key`);
     this.removeElem(e);

@@ -202,7 +202,7 @@ export class LpmTrieMap extends MapBase {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
-    this.checkKey(key);
+    this.checkWrite(key);
     if (value.length !== this.def.valueSize) {
       throw new MapError('EINVAL', `map ${this.def.name}: value is ${value.length} bytes, expected ${this.def.valueSize}`);
     }
@@ -212,7 +212,7 @@ export class LpmTrieMap extends MapBase {
   }
 
   delete(key: Uint8Array): void {
-    this.checkKey(key);
+    this.checkWrite(key);
     const e = this.findExact(key, 0);
     if (e < 0) throw new MapError('ENOENT', `map ${this.def.name}: no such prefix`);
     this.removeElem(e);

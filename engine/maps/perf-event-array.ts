@@ -149,8 +149,9 @@ export class PerfEventArrayMap extends MapBase {
     return -EINVAL;
   }
 
-  private index(key: Uint8Array): number {
-    this.checkKey(key);
+  private index(key: Uint8Array, write = false): number {
+    if (write) this.checkWrite(key);
+    else this.checkKey(key);
     return (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
   }
 
@@ -160,7 +161,7 @@ export class PerfEventArrayMap extends MapBase {
 
   /** Like setting a perf event fd: opens a buffer on the slot's CPU. */
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
-    const i = this.index(key);
+    const i = this.index(key, true);
     if (value.length !== 4) throw new MapError('EINVAL', `perf_event_array ${this.def.name}: value must be a 4-byte fd`);
     if (flags !== BPF_ANY) throw new MapError('EINVAL', `perf_event_array ${this.def.name}: flags must be BPF_ANY`);
     const fd = new DataView(value.buffer, value.byteOffset, 4).getUint32(0, true);
@@ -168,7 +169,7 @@ export class PerfEventArrayMap extends MapBase {
   }
 
   delete(key: Uint8Array): void {
-    const i = this.index(key);
+    const i = this.index(key, true);
     if (i >= this.def.maxEntries) throw new MapError('E2BIG', `perf_event_array ${this.def.name}: index ${i}`);
     if (this.slots[i] === undefined) throw new MapError('ENOENT', `perf_event_array ${this.def.name}: slot ${i} is empty`);
     this.slots[i] = undefined;

@@ -55,8 +55,9 @@ export class ProgArrayMap<P = unknown> extends MapBase {
     return -EINVAL;
   }
 
-  private index(key: Uint8Array): number {
-    this.checkKey(key);
+  private index(key: Uint8Array, write = false): number {
+    if (write) this.checkWrite(key);
+    else this.checkKey(key);
     return (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) >>> 0;
   }
 
@@ -69,7 +70,7 @@ export class ProgArrayMap<P = unknown> extends MapBase {
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
-    const i = this.index(key);
+    const i = this.index(key, true);
     if (value.length !== 4) throw new MapError('EINVAL', `prog_array ${this.def.name}: value must be a 4-byte fd`);
     if (flags !== BPF_ANY) throw new MapError('EINVAL', `prog_array ${this.def.name}: flags must be BPF_ANY`);
     if (i >= this.def.maxEntries) throw new MapError('E2BIG', `prog_array ${this.def.name}: index ${i}`);
@@ -81,7 +82,7 @@ export class ProgArrayMap<P = unknown> extends MapBase {
   }
 
   delete(key: Uint8Array): void {
-    const i = this.index(key);
+    const i = this.index(key, true);
     if (i >= this.def.maxEntries) throw new MapError('E2BIG', `prog_array ${this.def.name}: index ${i}`);
     if (this.progs[i] === undefined) throw new MapError('ENOENT', `prog_array ${this.def.name}: slot ${i} is empty`);
     this.progs[i] = undefined;

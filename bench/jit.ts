@@ -10,7 +10,7 @@ import { createTestRuntime, type TestRuntime } from '../engine/test-runtime.js';
 import { VmMemory } from '../engine/memory.js';
 import { createMap } from '../engine/maps/index.js';
 import type { MapDef } from '../engine/maps/types.js';
-import type { BpfMap } from '../engine/runtime.js';
+import type { BpfMap, Runtime } from '../engine/runtime.js';
 import type { MapUserApi } from '../engine/maps/api.js';
 import type { ProgType } from '../engine/verifier/index.js';
 import { compileProgram, runJit } from '../engine/jit/index.js';
@@ -203,6 +203,7 @@ export async function bench(): Promise<void> {
     }
     process.stdout.write(`${line}\n`);
   }
+  await benchRules();
   compileSpeed();
 }
 
@@ -233,4 +234,66 @@ function compileSpeed(): void {
     );
   }
   
+}
+
+/**
+ * The compiled built-in rules (Kestrel's and Falco's stable) through the simulated kernel: per
+ * program, the median ns per run on each engine (medians, because single runs on shared cores
+ * are sometimes preempted) and instructions per second at that median, after a warm-up.
+ */
+export async function benchRules(events = 3000): Promise<void> {
+  const { loadRules } = await import('../rules/loader/index.js');
+  const { builtinRulesDir } = await import('../config/paths.js');
+  const { compileRuleSet } = await import('../rules/compiler/index.js');
+  const { compiledRunner } = await import('../rules/compiler/harness.js');
+  const { jitRunner } = await import('../engine/jit/index.js');
+  const { ruleEvents } = await import('../engine/jit/test-util.js');
+  type Runner = (prog: LoadedProgram, rt: Runtime, ctxAddr: number) => RunResult;
+  const compiled = compileRuleSet(loadRules([builtinRulesDir()]));
+  const logs: string[] = [];
+  const timed = (inner: Runner) => {
+    const samples = new Map<string, number[]>();
+    let on = false;
+    const run: Runner = (prog, rt, ctxAddr) => {
+      const t0 = performance.now();
+      const res = inner(prog, rt, ctxAddr);
+      if (on) {
+        const list = samples.get(prog.spec.name) ?? [];
+        list.push((performance.now() - t0) * 1e6);
+        samples.set(prog.spec.name, list);
+      }
+      return res;
+    };
+    return { run, samples, start: () => (on = true) };
+  };
+  const interpT = timed((prog, rt, ctxAddr) => runProgram(prog, rt, ctxAddr, 0, 0, 0));
+  const jitT = timed(jitRunner({ log: (m) => logs.push(m) }));
+  const sides = [
+    { t: interpT, runner: compiledRunner(compiled, { run: interpT.run }) },
+    { t: jitT, runner: compiledRunner(compiled, { run: jitT.run }) },
+  ];
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((x, y) => x - y);
+    return v[v.length >> 1];
+  };
+  for (const s of sides) {
+    for (const ev of ruleEvents(1, 500)) s.runner.step(ev);
+    for (const { prog } of s.runner.attached.programs) prog.stats = { runs: 0, instructions: 0, timeNs: 0 };
+    s.t.start();
+    for (const ev of ruleEvents(2, events)) s.runner.step(ev);
+  }
+  process.stdout.write(`compiled built-in rules (${compiled.compiled.length} rules), ${events} events after a 500-event warm-up (median per run):\n`);
+  sides[0].runner.attached.programs.forEach(({ prog }) => {
+    const si = interpT.samples.get(prog.spec.name);
+    const sj = jitT.samples.get(prog.spec.name);
+    if (si === undefined || sj === undefined || prog.stats.runs === 0) return;
+    const ni = median(si);
+    const nj = median(sj);
+    const per = prog.stats.instructions / prog.stats.runs;
+    process.stdout.write(
+      `  ${prog.spec.name.padEnd(24)} ${String(prog.insns.length).padStart(6)} insns, ${per.toFixed(0).padStart(5)} executed/run: ` +
+        `interp ${fmtNs(ni)} (${fmtRate(per, ni)}), jit ${fmtNs(nj)} (${fmtRate(per, nj)}), ${(ni / nj).toFixed(1)}x\n`,
+    );
+  });
+  if (logs.length > 0) process.stdout.write(`  JIT fallbacks: ${logs.join('; ')}\n`);
 }

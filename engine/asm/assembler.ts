@@ -358,7 +358,7 @@ function encodeLine(
         lo = target({ text: name, col: t.col + 5 }, 32);
       } else {
         const idx = mapIndex.get(name);
-        if (idx === undefined) cx.err(no, t.col + kind.length + 1, `undefined map '${name}' (declare it with .map before use)`);
+        if (idx === undefined) cx.err(no, t.col + kind.length + 1, `undefined map '${name}' (declare it with .map NAME TYPE key=K value=V entries=N)`);
         if (kind === 'map' && pm[3] !== undefined) cx.err(no, t.col, 'map: takes no offset (use mapval:NAME+OFF)');
         src = kind === 'map' ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE;
         lo = idx;

@@ -84,7 +84,7 @@ describe('freeze', () => {
     const mem = new VmMemory();
     const m = createMap(mem, { name: '.rodata', type: BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 });
     m.update(u32(0), u32(7));
-    m.freeze();
+    m.freeze?.();
     expect(m.frozen).toBe(true);
     expect(codeOf(() => m.update(u32(0), u32(8)))).toBe('EPERM');
     expect(m.lookup(u32(0))).toEqual(u32(7));

@@ -69,12 +69,20 @@ export function commFromExe(exe: string): string {
 
 /** Cut a string to at most `max` UTF-8 bytes without splitting a character. */
 export function cutBytes(s: string, max: number): string {
+  // Fast path: a UTF-16 unit is at most 3 UTF-8 bytes, so short strings always fit.
+  if (s.length * 3 <= max) return s;
+  if (s.length <= max && isAscii(s)) return s;
   const b = encoder.encode(s);
   if (b.length <= max) return s;
   let end = max;
   // Step back over UTF-8 continuation bytes so the cut lands on a character boundary.
   while (end > 0 && (b[end] & 0xc0) === 0x80) end--;
   return decoder.decode(b.subarray(0, end));
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** Strip runtime prefixes (`docker://`, `containerd://`, `cri-o://`) from a container id. */
@@ -314,17 +322,7 @@ export class ProcessTable {
   /** An EventContext for an event and a process record already in (or taken from) the table. */
   contextFor(event: KestrelEvent, process: ProcessRecord | undefined): EventContext {
     const container = process === undefined ? undefined : this.containersByCgroup.get(process.cgroupId);
-    let ancestry: ProcessRecord[] | undefined;
-    return {
-      event,
-      process,
-      ancestors: () => (ancestry ??= process === undefined ? [] : this.ancestorsOf(process)),
-      container,
-      userName: (uid) => this.userName(uid),
-      groupName: (gid) => this.groupName(gid),
-      resolve: (name) => this.resolve(name),
-      namesOf: (ip) => this.namesOf(ip),
-    };
+    return new TableContext(this, event, process, container);
   }
 
   /** Register (or enrich) a container; its cgroup id is derived from the id alone. */
@@ -504,4 +502,30 @@ function sameContainer(a: ContainerRecord, b: ContainerRecord): boolean {
     a.pod === b.pod &&
     a.namespace === b.namespace
   );
+}
+
+/** EventContext over the table: methods on a prototype, so handing one out allocates one object. */
+class TableContext implements EventContext {
+  private ancestry: ProcessRecord[] | undefined;
+  constructor(
+    private readonly table: ProcessTable,
+    public event: KestrelEvent,
+    readonly process: ProcessRecord | undefined,
+    readonly container: ContainerRecord | undefined,
+  ) {}
+  ancestors(): ProcessRecord[] {
+    return (this.ancestry ??= this.process === undefined ? [] : this.table.ancestorsOf(this.process));
+  }
+  userName(uid: number): string | undefined {
+    return this.table.userName(uid);
+  }
+  groupName(gid: number): string | undefined {
+    return this.table.groupName(gid);
+  }
+  resolve(name: string): readonly string[] {
+    return this.table.resolve(name);
+  }
+  namesOf(ip: string): readonly string[] {
+    return this.table.namesOf(ip);
+  }
 }

@@ -24,10 +24,28 @@ function header(v: Views, base: number, tp: string, pid: number): void {
   v.dv.setInt32(base + TP_COMMON_PID, pid, true);
 }
 
-/** A user pointer (JS number < 2^53) or a sign-extended long into an 8-byte slot. */
+const TWO32 = 4294967296;
+
+/** A user pointer (JS number < 2^53) or a sign-extended long into an 8-byte slot, without BigInt. */
 function slot(v: Views, at: number, value: number): void {
-  v.dv.setBigInt64(at, BigInt(value), true);
+  const hi = Math.floor(value / TWO32);
+  v.dv.setUint32(at, (value - hi * TWO32) >>> 0, true);
+  v.dv.setUint32(at + 4, hi >>> 0, true);
 }
+
+/** A 64-bit constant given as its two halves. */
+function slot2(v: Views, at: number, lo: number, hi: number): void {
+  v.dv.setUint32(at, lo >>> 0, true);
+  v.dv.setUint32(at + 4, hi >>> 0, true);
+}
+
+function halves(x: bigint): [number, number] {
+  const u = BigInt.asUintN(64, x);
+  return [Number(u & 0xffffffffn), Number(u >> 32n)];
+}
+const EXECVE_IP = halves(KSYM_X64_SYS_EXECVE);
+const CONNECT_IP = halves(KSYM_X64_SYS_CONNECT);
+const USER_IP_H = halves(USER_IP);
 
 export function writeSysEnterExecve(v: Views, base: number, pid: number, filename: number, argv: number, envp: number): number {
   header(v, base, 'syscalls/sys_enter_execve', pid);
@@ -147,25 +165,25 @@ export function writeKprobeSyscall(
 ): number {
   v.u8.fill(0, outer, outer + PT_REGS.size);
   v.u8.fill(0, inner, inner + PT_REGS.size);
-  const set = (base: number, off: number, val: bigint): void => v.dv.setBigUint64(base + off, BigInt.asUintN(64, val), true);
   // User registers at syscall entry.
-  for (let i = 0; i < args.length && i < SYSCALL_ARG_REGS.length; i++) set(inner, SYSCALL_ARG_REGS[i], BigInt(args[i]));
-  set(inner, PT_REGS.orig_ax, BigInt(nr));
-  set(inner, PT_REGS.ax, -38n); // -ENOSYS: what entry_SYSCALL_64 leaves in ax before dispatch
-  set(inner, PT_REGS.cx, USER_IP); // syscall stores the return rip in rcx ...
-  set(inner, PT_REGS.r11, BigInt(USER_RFLAGS)); // ... and rflags in r11
-  set(inner, PT_REGS.ip, USER_IP);
-  set(inner, PT_REGS.cs, BigInt(USER_CS));
-  set(inner, PT_REGS.flags, BigInt(USER_RFLAGS));
-  set(inner, PT_REGS.sp, BigInt(USER_STACK_TOP - 0x1000));
-  set(inner, PT_REGS.ss, BigInt(USER_SS));
+  for (let i = 0; i < args.length && i < SYSCALL_ARG_REGS.length; i++) slot(v, inner + SYSCALL_ARG_REGS[i], args[i]);
+  slot(v, inner + PT_REGS.orig_ax, nr);
+  slot(v, inner + PT_REGS.ax, -38); // -ENOSYS: what entry_SYSCALL_64 leaves in ax before dispatch
+  slot2(v, inner + PT_REGS.cx, USER_IP_H[0], USER_IP_H[1]); // syscall stores the return rip in rcx ...
+  slot(v, inner + PT_REGS.r11, USER_RFLAGS); // ... and rflags in r11
+  slot2(v, inner + PT_REGS.ip, USER_IP_H[0], USER_IP_H[1]);
+  slot(v, inner + PT_REGS.cs, USER_CS);
+  slot(v, inner + PT_REGS.flags, USER_RFLAGS);
+  slot(v, inner + PT_REGS.sp, USER_STACK_TOP - 0x1000);
+  slot(v, inner + PT_REGS.ss, USER_SS);
   // The kprobe's registers at the wrapper's first instruction: rdi = regs pointer.
-  set(outer, PT_REGS.di, BigInt(inner));
-  set(outer, PT_REGS.ip, which === 'execve' ? KSYM_X64_SYS_EXECVE : KSYM_X64_SYS_CONNECT);
-  set(outer, PT_REGS.cs, 0x10n);
-  set(outer, PT_REGS.flags, 0x46n);
-  set(outer, PT_REGS.sp, BigInt(inner + PT_REGS.size + 8));
-  set(outer, PT_REGS.ss, 0x18n);
-  set(outer, PT_REGS.orig_ax, BigInt.asUintN(64, -1n));
+  slot(v, outer + PT_REGS.di, inner);
+  const ip = which === 'execve' ? EXECVE_IP : CONNECT_IP;
+  slot2(v, outer + PT_REGS.ip, ip[0], ip[1]);
+  slot(v, outer + PT_REGS.cs, 0x10);
+  slot(v, outer + PT_REGS.flags, 0x46);
+  slot(v, outer + PT_REGS.sp, inner + PT_REGS.size + 8);
+  slot(v, outer + PT_REGS.ss, 0x18);
+  slot(v, outer + PT_REGS.orig_ax, -1);
   return PT_REGS.size;
 }

@@ -88,32 +88,57 @@ export interface SockaddrSpec {
   path?: string;
 }
 
-/** struct sockaddr_in / sockaddr_in6 / sockaddr_un bytes as a caller would pass them to connect. */
-export function encodeSockaddr(a: SockaddrSpec): Uint8Array {
-  if (a.family === 'unix') {
-    const b = new Uint8Array(SOCKADDR_UN.size);
-    const dv = new DataView(b.buffer);
-    dv.setUint16(SOCKADDR_UN.family, AF_UNIX, true);
-    const p = Buffer.from(a.path ?? '', 'utf8').subarray(0, SOCKADDR_UN.pathMax - 1);
-    b.set(p, SOCKADDR_UN.path);
-    return b;
+/** Parsed addresses, so a busy stream does not parse the same text again (bounded). */
+const ipCache = new Map<string, Uint8Array | undefined>();
+
+function cachedIp(text: string, v6: boolean): Uint8Array | undefined {
+  const key = v6 ? `6${text}` : text;
+  let b = ipCache.get(key);
+  if (b === undefined && !ipCache.has(key)) {
+    b = v6 ? (parseIPv6(text) ?? mapV4(text)) : parseIPv4(text);
+    if (ipCache.size >= 4096) ipCache.clear();
+    ipCache.set(key, b);
   }
-  if (a.family === 'inet6') {
-    const b = new Uint8Array(SOCKADDR_IN6.size);
-    const dv = new DataView(b.buffer);
-    dv.setUint16(SOCKADDR_IN6.family, AF_INET6, true);
-    dv.setUint16(SOCKADDR_IN6.port, a.port ?? 0, false);
-    const ip = parseIPv6(a.addr ?? '::') ?? (a.addr !== undefined ? mapV4(a.addr) : undefined) ?? new Uint8Array(16);
-    b.set(ip, SOCKADDR_IN6.addr);
-    return b;
-  }
-  const b = new Uint8Array(SOCKADDR_IN.size);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(SOCKADDR_IN.family, AF_INET, true);
-  dv.setUint16(SOCKADDR_IN.port, a.port ?? 0, false);
-  b.set(parseIPv4(a.addr ?? '0.0.0.0') ?? new Uint8Array(4), SOCKADDR_IN.addr);
   return b;
 }
+
+/** Size of the sockaddr for a family (what connect's addrlen says). */
+export function sockaddrSize(family: SockaddrSpec['family']): number {
+  return family === 'unix' ? SOCKADDR_UN.size : family === 'inet6' ? SOCKADDR_IN6.size : SOCKADDR_IN.size;
+}
+
+/** Write the sockaddr at `off` in `b` (zeroed first); returns its size. */
+export function encodeSockaddrInto(a: SockaddrSpec, b: Uint8Array, dv: DataView, off: number): number {
+  const size = sockaddrSize(a.family);
+  b.fill(0, off, off + size);
+  if (a.family === 'unix') {
+    dv.setUint16(off + SOCKADDR_UN.family, AF_UNIX, true);
+    const p = ENC.encodeInto(a.path ?? '', b.subarray(off + SOCKADDR_UN.path, off + SOCKADDR_UN.path + SOCKADDR_UN.pathMax - 1));
+    void p;
+    return size;
+  }
+  if (a.family === 'inet6') {
+    dv.setUint16(off + SOCKADDR_IN6.family, AF_INET6, true);
+    dv.setUint16(off + SOCKADDR_IN6.port, a.port ?? 0, false);
+    const ip = cachedIp(a.addr ?? '::', true);
+    if (ip !== undefined) b.set(ip, off + SOCKADDR_IN6.addr);
+    return size;
+  }
+  dv.setUint16(off + SOCKADDR_IN.family, AF_INET, true);
+  dv.setUint16(off + SOCKADDR_IN.port, a.port ?? 0, false);
+  const ip = cachedIp(a.addr ?? '0.0.0.0', false);
+  if (ip !== undefined) b.set(ip, off + SOCKADDR_IN.addr);
+  return size;
+}
+
+/** struct sockaddr_in / sockaddr_in6 / sockaddr_un bytes as a caller would pass them to connect. */
+export function encodeSockaddr(a: SockaddrSpec): Uint8Array {
+  const b = new Uint8Array(sockaddrSize(a.family));
+  encodeSockaddrInto(a, b, new DataView(b.buffer), 0);
+  return b;
+}
+
+const ENC = new TextEncoder();
 
 function mapV4(s: string): Uint8Array | undefined {
   const v4 = parseIPv4(s);

@@ -25,7 +25,7 @@ import {
 } from './contexts.js';
 import { KernelEnv } from './env.js';
 import { HOOKS, HOOK_NAMES, type HookName } from './hooks.js';
-import { encodeSockaddr } from './inet.js';
+import { encodeSockaddrInto, sockaddrSize } from './inet.js';
 import { AT_FDCWD, NR_CONNECT, NR_EXECVE, NR_EXECVEAT, PT_REGS, SIGKILL } from './layouts.js';
 import {
   KC, KC_NAME, KD, KD_NAME, KERNEL_MAP_DEFS, KG_NAME, KP, KP_NAME, KU_NAME, dnsKey, encodeContainer, encodeName,
@@ -100,9 +100,13 @@ export class SimKernel<P> {
   /** Inner (user) pt_regs for the kprobe hooks, in kernel memory programs reach by probe_read_kernel. */
   private readonly innerRegs: number;
   private readonly users = new Map<number, UserMemory>();
-  private readonly tasks = new WeakMap<ProcessRecord, TaskInfo>();
+  private readonly task = new CurrentTask();
   private readonly containerIdx = new Map<string, number>([['host', 0]]);
   private readonly procBuf = new Uint8Array(KP.size);
+  private readonly procView = new DataView(this.procBuf.buffer);
+  /** Reused map keys (maps copy keys on update). */
+  private readonly key32 = new Uint8Array(4);
+  private readonly key32View = new DataView(this.key32.buffer);
   private readonly contBuf = new Uint8Array(KC.size);
   private readonly hostAddr: string;
   private readonly hostAddr6: string;
@@ -321,13 +325,15 @@ export class SimKernel<P> {
     if (this.has(enter) || this.has(kprobe)) {
       const um = this.userOf(ev.pid);
       um.reset();
-      const sa = encodeSockaddr({ family: ev.family, addr: ev.daddr, port: ev.dport, path: ev.path });
-      const addr = um.putBytes(sa, 8);
+      const spec = { family: ev.family, addr: ev.daddr, port: ev.dport, path: ev.path };
+      const slot = um.reserveBytes(sockaddrSize(ev.family));
+      const len = encodeSockaddrInto(spec, slot.bytes, slot.view, slot.off);
+      const addr = slot.addr;
       this.env.user = um;
-      if (this.has(enter)) this.fire(enter, (b) => writeSysEnterConnect(this.mem, b, ev.pid, fd, addr, sa.length));
+      if (this.has(enter)) this.fire(enter, (b) => writeSysEnterConnect(this.mem, b, ev.pid, fd, addr, len));
       if (this.env.signal !== SIGKILL && this.has(kprobe)) {
         this.env.overrideAllowed = true;
-        this.fire(kprobe, (b) => writeKprobeSyscall(this.mem, b, this.innerRegs, 'connect', NR_CONNECT, [fd, addr, sa.length]));
+        this.fire(kprobe, (b) => writeKprobeSyscall(this.mem, b, this.innerRegs, 'connect', NR_CONNECT, [fd, addr, len]));
         this.env.overrideAllowed = false;
       }
       if (this.env.signal === SIGKILL) enforced = 'kill';
@@ -410,21 +416,9 @@ export class SimKernel<P> {
   }
 
   private setTask(rec: ProcessRecord): void {
-    let t = this.tasks.get(rec);
-    if (t === undefined) {
-      t = {
-        pid: rec.pid,
-        tgid: rec.tgid,
-        uid: rec.uid ?? 0,
-        gid: rec.gid ?? 0,
-        comm: rec.comm,
-        cgroupId: rec.cgroupId,
-        // A plausible task_struct address in the direct map; a scalar to programs.
-        taskAddr: 0xffff_8880_0000_0000n + BigInt(rec.pid) * 0x4000n,
-      };
-      this.tasks.set(rec, t);
-    }
-    this.env.task = t;
+    // One mutable TaskInfo: helpers read it only during the firing.
+    this.task.set(rec);
+    this.env.task = this.task;
   }
 
   /**
@@ -472,8 +466,9 @@ export class SimKernel<P> {
     const m = this.maps.get(KP_NAME);
     if (m === undefined || rec === undefined) return;
     const idx = this.containerIdx.get(rec.containerId) ?? this.indexOf(rec.containerId);
+    this.key32View.setUint32(0, rec.pid, true);
     try {
-      m.update(u32Key(rec.pid), encodeProc(rec, idx, exited, this.procBuf));
+      m.update(this.key32, encodeProc(rec, idx, exited, this.procBuf, this.procView));
     } catch {
       // A full map (E2BIG) loses this entry, as the kernel's would; programs see a miss.
     }
@@ -513,5 +508,27 @@ export class SimKernel<P> {
     } catch {
       // already gone
     }
+  }
+}
+
+/** The helpers' view of the current task, refilled per firing. */
+class CurrentTask implements TaskInfo {
+  pid = 0;
+  tgid = 0;
+  uid = 0;
+  gid = 0;
+  comm = '';
+  cgroupId = 1n;
+  set(rec: ProcessRecord): void {
+    this.pid = rec.pid;
+    this.tgid = rec.tgid;
+    this.uid = rec.uid ?? 0;
+    this.gid = rec.gid ?? 0;
+    this.comm = rec.comm;
+    this.cgroupId = rec.cgroupId;
+  }
+  /** A plausible task_struct address in the direct map; a scalar to programs. */
+  get taskAddr(): bigint {
+    return 0xffff_8880_0000_0000n + BigInt(this.pid) * 0x4000n;
   }
 }

@@ -106,11 +106,13 @@ const enc = new TextEncoder();
 
 /** Write a NUL-terminated, NUL-padded string field; returns the bytes kept (without the NUL). */
 function putStr(b: Uint8Array, off: number, size: number, s: string | undefined): number {
-  b.fill(0, off, off + size);
-  if (s === undefined || s === '') return 0;
-  const bytes = enc.encode(s);
-  const n = Math.min(bytes.length, size - 1);
-  b.set(bytes.subarray(0, n), off);
+  if (s === undefined || s === '') {
+    b.fill(0, off, off + size);
+    return 0;
+  }
+  // encodeInto cuts at a character boundary and allocates nothing.
+  const n = enc.encodeInto(s, b.subarray(off, off + size - 1)).written;
+  b.fill(0, off + n, off + size);
   return n;
 }
 
@@ -118,8 +120,10 @@ function u32(v: number | undefined): number {
   return v === undefined ? U32_UNKNOWN : v >>> 0;
 }
 
-export function encodeProc(rec: ProcessRecord, containerIdx: number, exited = false, out = new Uint8Array(KP.size)): Uint8Array {
-  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+export function encodeProc(
+  rec: ProcessRecord, containerIdx: number, exited = false, out = new Uint8Array(KP.size),
+  dv = new DataView(out.buffer, out.byteOffset, out.byteLength),
+): Uint8Array {
   dv.setUint32(KP.pid, rec.pid, true);
   dv.setUint32(KP.tgid, rec.tgid, true);
   dv.setUint32(KP.ppid, rec.ppid, true);
@@ -143,15 +147,14 @@ export function encodeProc(rec: ProcessRecord, containerIdx: number, exited = fa
   dv.setUint32(KP.sid, (rec.sid ?? 0) >>> 0, true);
   dv.setUint16(KP.argc, Math.min(rec.argv.length, 0xffff), true);
   // args: each argument NUL-terminated, back to back, cut so the last byte is a NUL.
-  out.fill(0, KP.args, KP.args + KP.argsSize);
   let used = 0;
   for (const a of rec.argv) {
     if (used >= KP.argsSize) break;
-    const bytes = enc.encode(a);
-    const n = Math.min(bytes.length, KP.argsSize - used - 1);
-    out.set(bytes.subarray(0, n), KP.args + used);
+    const n = enc.encodeInto(a, out.subarray(KP.args + used, KP.args + KP.argsSize - 1)).written;
+    out[KP.args + used + n] = 0;
     used += n + 1;
   }
+  out.fill(0, KP.args + used, KP.args + KP.argsSize);
   dv.setUint16(KP.argsLen, used, true);
   putStr(out, KP.comm, KP.commSize, rec.comm);
   dv.setUint16(KP.exeLen, putStr(out, KP.exe, KP.exeSize, rec.exe), true);

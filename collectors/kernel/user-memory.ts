@@ -11,6 +11,7 @@ export const USER_ARENA_BASE = 0x5600_0000_0000;
 export const USER_STACK_TOP = 0x7ffd_0000_0000;
 
 const TWO32 = 4294967296;
+const ENC = new TextEncoder();
 
 export class UserMemory {
   private data = new Uint8Array(4096);
@@ -53,18 +54,29 @@ export class UserMemory {
 
   /** A NUL-terminated UTF-8 string; returns its user address. */
   putString(s: string): number {
-    const b = Buffer.from(s, 'utf8');
-    const off = this.reserve(b.length + 1, 1);
-    this.data.set(b, off);
-    this.data[off + b.length] = 0;
+    // Reserve the worst case (3 bytes per UTF-16 unit), encode in place, give back the rest.
+    const off = this.reserve(s.length * 3 + 1, 1);
+    const n = ENC.encodeInto(s, this.data.subarray(off, off + s.length * 3)).written;
+    this.data[off + n] = 0;
+    this.used = off + n + 1;
     return USER_ARENA_BASE + off;
+  }
+
+  /** `len` zeroed bytes to fill in place (a sockaddr); returns the offset into `bytes`. */
+  reserveBytes(len: number, align = 8): { addr: number; bytes: Uint8Array; view: DataView; off: number } {
+    const off = this.reserve(len, align);
+    return { addr: USER_ARENA_BASE + off, bytes: this.data, view: this.dv, off };
   }
 
   /** A NULL-terminated array of u64 user pointers (argv/envp); returns its address. */
   putPointerArray(ptrs: readonly number[]): number {
     const off = this.reserve((ptrs.length + 1) * 8, 8);
-    for (let i = 0; i < ptrs.length; i++) this.dv.setBigUint64(off + i * 8, BigInt(ptrs[i]), true);
-    this.dv.setBigUint64(off + ptrs.length * 8, 0n, true);
+    for (let i = 0; i <= ptrs.length; i++) {
+      const p = i < ptrs.length ? ptrs[i] : 0;
+      const hi = Math.floor(p / TWO32);
+      this.dv.setUint32(off + i * 8, (p - hi * TWO32) >>> 0, true);
+      this.dv.setUint32(off + i * 8 + 4, hi >>> 0, true);
+    }
     return USER_ARENA_BASE + off;
   }
 

@@ -730,3 +730,20 @@ export function scStr(s: Sc): string {
   if (scIsConst(s)) return `${s64(s.t.v)}`;
   return `scalar(${scBoundsStr(s)})`;
 }
+
+/** Whether the concrete 64-bit value `v` is described by `s` (used by tests and assertions). */
+export function scContains(s: Sc, v: bigint): boolean {
+  const u = u64(v);
+  const lo = u32(u);
+  return (
+    u >= s.umin &&
+    u <= s.umax &&
+    s64(u) >= s.smin &&
+    s64(u) <= s.smax &&
+    lo >= s.u32min &&
+    lo <= s.u32max &&
+    s32(lo) >= s.s32min &&
+    s32(lo) <= s.s32max &&
+    (u & ~s.t.m & M64) === s.t.v
+  );
+}

@@ -71,7 +71,8 @@ export async function run(args: string[]): Promise<number> {
     }
   } else {
     if (bytes.length % INSN_SIZE !== 0) {
-      process.stderr.write(`kestrel disasm: ${file}: ${bytes.length} bytes is not a whole number of 8-byte instructions\n`);
+      const text = /^[\x09\x0a\x0d\x20-\x7e]*$/.test(asText) ? ' (it looks like text: assembly goes to `kestrel asm`)' : '';
+      process.stderr.write(`kestrel disasm: ${file}: ${bytes.length} bytes is not a whole number of 8-byte instructions${text}\n`);
       return 2;
     }
     insns = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -4,7 +4,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 interface CommandModule {
@@ -56,7 +56,17 @@ export async function main(argv: string[]): Promise<number> {
   return mod.run(rest);
 }
 
-const invoked = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+// Run when executed directly, also through a symlink (npm link, node_modules/.bin).
+function isEntry(): boolean {
+  const arg = process.argv[1];
+  if (arg === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(arg)).href;
+  } catch {
+    return false;
+  }
+}
+const invoked = isEntry();
 if (invoked) {
   // `kestrel ... | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -174,6 +174,12 @@ describe('condition parser: errors with positions', () => {
     expect(errorAt('proc.name in shells').message).toMatch(/'shells' is not a defined list/);
   });
 
+  it('keywords where a condition is expected', () => {
+    expect(errorAt('a and not')).toEqual({ offset: 6, message: "expected a blank or '(' after 'not'" });
+    expect(errorAt('and a').message).toMatch(/expected a condition before 'and'/);
+    expect(errorAt('a and or b').offset).toBe(6);
+  });
+
   it('garbage after a complete expression', () => {
     const e = errorAt('a b');
     expect(e.offset).toBe(2);

@@ -120,6 +120,10 @@ class Parser {
     const lhs = this.tryFieldExpr();
     if (lhs !== undefined) return this.parseCondition(lhs, start);
     const id = this.match(IDENT);
+    if (id === 'and' || id === 'or' || id === 'not') {
+      this.pos = start;
+      throw this.err(id === 'not' ? "expected a blank or '(' after 'not'" : this.unexpected(`expected a condition before '${id}'`));
+    }
     if (id !== undefined) return { kind: 'macro', name: id, span: this.span(start) };
     throw this.err(this.unexpected("expected a '(' token, a field check, or an identifier"));
   }

@@ -60,6 +60,7 @@ export function memDiff(a: VmMemory, b: VmMemory): number {
   const n = Math.max(a.byteLength, b.byteLength);
   const x = a.u8;
   const y = b.u8;
+  if (a.byteLength === b.byteLength && Buffer.from(x.buffer, RESERVED_LOW).equals(Buffer.from(y.buffer, RESERVED_LOW))) return -1;
   for (let i = RESERVED_LOW; i < n; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return i;
   return -1;
 }

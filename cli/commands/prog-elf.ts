@@ -606,7 +606,7 @@ export async function runShow(args: string[]): Promise<number> {
         for (const prog of obj.programs) {
           out('');
           out(`${prog.name} (${prog.section}):`);
-          out(disassembleNumbered(prog.insns, obj.maps.map((m) => m.def)));
+          out(withSource(disassembleNumbered(prog.insns, obj.maps.map((m) => m.def)), prog));
         }
       }
     }
@@ -735,6 +735,25 @@ export async function runRun(args: string[]): Promise<number> {
   } finally {
     if (io !== undefined) closeObject(io);
   }
+}
+
+/** Interleave `; file:line: source` and subprogram labels with numbered disassembly (like bpftool's linum). */
+function withSource(text: string, prog: ElfObject['programs'][number]): string {
+  const starts = new Map(prog.subprograms.map((sp) => [sp.insn, sp.name]));
+  const byInsn = new Map(prog.lines.map((l) => [l.insn, l]));
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\d+):/.exec(line);
+    if (m !== null) {
+      const pc = Number(m[1]);
+      const sub = starts.get(pc);
+      if (sub !== undefined) out.push(`${sub}:`);
+      const l = byInsn.get(pc);
+      if (l !== undefined) out.push(`; ${formatLine(l)}`);
+    }
+    out.push(line);
+  }
+  return out.join('\n');
 }
 
 /** Entry point: `load ...`, `show ...` or `run ...` (for ELF objects). */

@@ -45,6 +45,8 @@ export function parseLineInfo(ext: Uint8Array, btf: Btf): Map<string, LineInfo[]
     for (let i = 0; i < n; i++, o += recSize) {
       const insnOff = b.u32(o, '.BTF.ext line_info record');
       const lc = b.u32(o + 12, '.BTF.ext line_info record');
+      // Line 0 marks compiler-generated code with no source line; keep the previous one.
+      if (lc >>> 10 === 0) continue;
       list.push({
         insn: Math.floor(insnOff / 8),
         file: btf.str(b.u32(o + 4, '.BTF.ext line_info record'), 'line_info file name'),

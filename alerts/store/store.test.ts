@@ -224,6 +224,9 @@ describe('queries', () => {
     expect(plan({})).toMatch(/SCAN incidents USING INDEX incidents_last_seen/);
     expect(plan({ sinceNs: 1n })).toMatch(/incidents_last_seen/);
     expect(plan({ search: 'shell' })).toMatch(/VIRTUAL TABLE INDEX/);
+    // A selective container with a search: driven by the container index, FTS as a filter.
+    expect(plan({ search: 'shell', container: 'c1' })).toMatch(/USING INDEX incidents_container/);
+    expect(s.list({ search: 'reverse', container: 'c2' }).map((i) => i.id)).toEqual([3]);
     const agg = (s.db.prepare("EXPLAIN QUERY PLAN SELECT id, first_seen FROM incidents WHERE agg_key = ? AND status != 'resolved' ORDER BY first_seen DESC LIMIT 1").all('k') as { detail: string }[])
       .map((r) => r.detail)
       .join(' ');

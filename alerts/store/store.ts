@@ -365,7 +365,7 @@ export class IncidentStore {
     return r === undefined ? undefined : toJson(r);
   }
 
-  private where(f: ListFilter, p = '', withSearch = true): { sql: string; params: unknown[] } {
+  private where(f: ListFilter, p = '', withSearch = true, searchAsFilter = false): { sql: string; params: unknown[] } {
     const conds: string[] = [];
     const params: unknown[] = [];
     if (f.sinceNs !== undefined) {
@@ -396,7 +396,8 @@ export class IncidentStore {
       params.push(f.status);
     }
     if (withSearch && f.search !== undefined && f.search.trim() !== '') {
-      conds.push('id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)');
+      // `+id`: a membership test only, so the planner drives the query by the other index.
+      conds.push(`${searchAsFilter ? '+' : ''}id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)`);
       params.push(ftsQuery(f.search));
     }
     return { sql: conds.length === 0 ? '' : `WHERE ${conds.join(' AND ')}`, params };
@@ -406,7 +407,9 @@ export class IncidentStore {
   listSql(f: ListFilter): { sql: string; params: unknown[] } {
     const order = f.ascending === true ? 'ASC' : 'DESC';
     const limit = f.limit ?? 100;
-    if (f.search !== undefined && f.search.trim() !== '') {
+    const hasSearch = f.search !== undefined && f.search.trim() !== '';
+    const selective = hasSearch && this.selectiveFilter(f);
+    if (hasSearch && !selective) {
       // Walk the full-text index newest incident first (rowid order), so a common word with a
       // LIMIT stops early instead of sorting every match.
       const w = this.where(f, 'i.', false);
@@ -414,12 +417,24 @@ export class IncidentStore {
       const sql = `SELECT ${cols} FROM incidents_fts JOIN incidents i ON i.id = incidents_fts.rowid WHERE incidents_fts MATCH ?${
         w.sql === '' ? '' : ` AND ${w.sql.slice(6)}`
       } ORDER BY incidents_fts.rowid ${order}${limit > 0 ? ' LIMIT ?' : ''}`;
-      const params = [ftsQuery(f.search), ...w.params];
+      const params = [ftsQuery(f.search ?? ''), ...w.params];
       return { sql, params: limit > 0 ? [...params, limit] : params };
     }
-    const w = this.where(f);
+    const w = this.where(f, '', true, selective);
     const sql = `SELECT ${INCIDENT_COLUMNS} FROM incidents ${w.sql} ORDER BY last_seen ${order}, id ${order}${limit > 0 ? ' LIMIT ?' : ''}`;
     return { sql, params: limit > 0 ? [...w.params, limit] : w.params };
+  }
+
+  /**
+   * With a search, a rule or container filter matching few incidents is better driven by its
+   * index (FTS as a membership test) than by walking every full-text match; a bounded count on
+   * the index decides.
+   */
+  private selectiveFilter(f: ListFilter): boolean {
+    const probe = (col: 'rule' | 'container_id', v: string | undefined): boolean =>
+      v !== undefined &&
+      (this.db.prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM incidents WHERE ${col} = ? LIMIT 20001)`).get(v) as { n: number }).n <= 20_000;
+    return probe('container_id', f.container) || probe('rule', f.rule);
   }
 
   list(f: ListFilter = {}): IncidentJson[] {

@@ -301,6 +301,58 @@ describe('kestrel prog load|show', () => {
     expect(c.out.join('')).toMatch(/pass: r0 = 0x2 \(2 instructions, 3 runs/);
   });
 
+  it('prints records as hex without a record type, and names a missing --record-type', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-prog-'));
+    const src = join(dir, 'raw.c');
+    writeFileSync(
+      src,
+      `#include "${examplesDir()}/kestrel_bpf.h"
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } rb SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_execve") int raw(void *ctx) { u64 v = 0x1122334455667788ULL; bpf_ringbuf_output(&rb, &v, sizeof(v), 0); return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const f = eventsFile();
+    let c = capture();
+    let code: number;
+    try {
+      code = await run(['load', src, '--from', 'replay', f, '-q']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    expect(c.out.join('')).toContain('rb: 8 bytes\n  0000: 88 77 66 55 44 33 22 11\n');
+    c = capture();
+    try {
+      code = await run(['load', src, '--from', 'replay', f, '--record-type', 'struct nope']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(2);
+    expect(c.err.join('')).toMatch(/record type 'struct nope' not found in the object's BTF/);
+  });
+
+  it('show --from replay adds run statistics', async () => {
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['show', objs.get('counts')?.path ?? '', '--from', 'replay', eventsFile(), '--json']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const doc = JSON.parse(c.out.join('')) as { programs: { name: string; run_cnt: number; run_insns: number }[]; maps: { name: string; entries: number }[] };
+    expect(doc.programs.map((p) => [p.name, p.run_cnt])).toEqual([
+      ['count_exec', 3],
+      ['count_connect', 3],
+    ]);
+    expect(doc.programs[0].run_insns).toBeGreaterThan(0);
+    expect(doc.maps.map((m) => [m.name, m.entries])).toEqual([
+      ['exec_counts', 2],
+      ['port_counts', 2],
+    ]);
+  });
+
   it('show lists programs and maps with sizes; bad objects exit 2', async () => {
     const c = capture();
     let code: number;

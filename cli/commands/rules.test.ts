@@ -77,6 +77,21 @@ describe('kestrel rules', () => {
     expect(bad.out).toMatch(/0 passed, 1 failed/);
   });
 
+  it('test -c: the config supplies rules and static DNS hosts', async () => {
+    const cfg = join(tmp, 'kestrel.yaml');
+    writeFileSync(cfg, 'rules: [rules/builtin]\ndns:\n  hosts:\n    kubernetes.default.svc.cluster.local: [10.96.0.1]\n');
+    const f = join(tmp, 'k8s.test.yaml');
+    writeFileSync(f, `- name: api from a pod
+  events:
+    - {type: exec, pid: 7, ppid: 1, exe: /usr/bin/python3, argv: [python3], container: {id: c0ffee00000a, image: "python:3.12"}}
+    - {type: connect, pid: 7, fd: 3, family: inet, daddr: 10.96.0.1, dport: 443, ret: 0}
+  expect: [Kubernetes API contacted by unexpected process]
+`);
+    expect((await cli('test', '-c', cfg, f)).code).toBe(0);
+    // without the config the name is unknown, so the case fails
+    expect((await cli('test', f)).code).toBe(1);
+  });
+
   it('test: a malformed test file is an input error (exit 2)', async () => {
     const f = join(tmp, 'y.test.yaml');
     writeFileSync(f, 'name: not a list\n');

@@ -250,7 +250,7 @@ function expandTests(paths: string[]): string[] {
 function test(args: string[]): number {
   const { values, positionals, common } = parseCommon(args, { verbose: { type: 'boolean', short: 'v', default: false } });
   if (values['help'] === true) {
-    out('usage: kestrel rules test [TESTFILE|DIR...] [-r PATH...] [-c FILE] [--json] [-v]\n\nRun rule tests (YAML cases of events with expect / not_expect rule names; see docs/rules.md)\nagainst the rules (default: built-in). Exit 1 when a case fails.\n  -v, --verbose   list passing cases too');
+    out('usage: kestrel rules test [TESTFILE|DIR...] [-r PATH...] [-c FILE] [--json] [-v]\n\nRun rule tests (YAML cases of events with expect / not_expect rule names; see docs/rules.md)\nagainst the rules (default: built-in). The config dns.hosts apply to every case.\nExit 1 when a case fails.\n  -v, --verbose   list passing cases too');
     return 0;
   }
   const set = loadRules(rulePaths(common));
@@ -260,6 +260,7 @@ function test(args: string[]): number {
     return 1;
   }
   const files = positionals.length > 0 ? expandTests(positionals) : defaultTestFiles();
+  const hosts = common.config !== undefined ? loadConfig({ file: common.config }).config.dns.hosts : {};
   const results: { file: string; results: CaseResult[]; error?: string }[] = [];
   let inputError = false;
   for (const f of files) {
@@ -274,7 +275,7 @@ function test(args: string[]): number {
     }
     try {
       const cases = parseTestFile(name, text);
-      results.push({ file: name, results: cases.map((tc) => runCase(tc, set)) });
+      results.push({ file: name, results: cases.map((tc) => runCase(tc, set, { hosts })) });
     } catch (e) {
       if (!(e instanceof TestFileError)) throw e;
       results.push({ file: name, results: [], error: e.message });

@@ -102,11 +102,12 @@ export function parseTestFile(file: string, text: string): TestCase[] {
 }
 
 /** Run one case against a loaded rule set. */
-export function runCase(tc: TestCase, rules: RuleSet): CaseResult {
+export function runCase(tc: TestCase, rules: RuleSet, opts: { hosts?: Record<string, readonly string[]> } = {}): CaseResult {
   const known = new Set(rules.rules.map((r) => r.name));
   const failures: string[] = [];
   for (const n of [...tc.expect, ...tc.notExpect]) if (!known.has(n)) failures.push(`no rule named '${n}' is loaded`);
-  const table = new ProcessTable({ hosts: tc.hosts });
+  // the config's static hosts (dns.hosts), then the case's own
+  const table = new ProcessTable({ hosts: { ...(opts.hosts ?? {}), ...tc.hosts } });
   const matcher = new Matcher(rules.rules, { ruleMatching: tc.ruleMatching });
   const fired = new Set<string>();
   for (const ev of tc.events) {

@@ -283,3 +283,16 @@ describe('LRU percpu hash (type 10)', () => {
     expect([...(m.lookup(u32(1)) as Uint8Array)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
   });
 });
+
+describe('hostile sizes', () => {
+  it('refuses absurd maps quickly with ENOMEM instead of hanging or throwing RangeError', () => {
+    const mem = new VmMemory();
+    const t0 = Date.now();
+    expect(codeOf(() => createMap(mem, def(BPF_MAP_TYPE_HASH, 0xffffffff)))).toBe('ENOMEM');
+    expect(codeOf(() => createMap(mem, def(BPF_MAP_TYPE_HASH, 100_000_000)))).toBe('ENOMEM');
+    expect(codeOf(() => createMap(mem, { ...def(2, 50_000_000), keySize: 4 }))).toBe('ENOMEM');
+    expect(codeOf(() => createMap(mem, { name: 'r', type: 27, keySize: 0, valueSize: 0, maxEntries: 1 << 30, flags: 0 }))).toBe('ENOMEM');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(mem.regionCount).toBe(0);
+  });
+});

@@ -70,8 +70,14 @@ const MAX_VALUE = 4 * 1024 * 1024;
 const MAX_PERCPU_VALUE = 32 * 1024;
 /** LPM_DATA_SIZE_MAX. */
 const LPM_DATA_MAX = 256;
+/**
+ * Kestrel's own limits, so a hostile object file cannot make map creation take minutes or
+ * exhaust the process: at most this many elements, and this many preallocated values (each a region).
+ */
+const MAX_ENTRIES = 1 << 24;
+const MAX_PREALLOC_VALUES = 1 << 22;
 
-function fail(code: 'EINVAL' | 'E2BIG' | 'ENOTSUPP', def: MapDef, why: string): never {
+function fail(code: 'EINVAL' | 'E2BIG' | 'ENOTSUPP' | 'ENOMEM', def: MapDef, why: string): never {
   throw new MapError(code, `cannot create ${MAP_TYPE_NAMES[def.type] ?? `type ${def.type}`} map ${def.name}: ${why}`);
 }
 
@@ -98,6 +104,7 @@ function checkDef(def: MapDef): void {
     if (def.keySize < 5 || def.keySize > 4 + LPM_DATA_MAX) fail('EINVAL', def, `key size ${def.keySize} outside 5..${4 + LPM_DATA_MAX}`);
     if (def.valueSize === 0 || def.maxEntries === 0) fail('EINVAL', def, 'value size and max entries must be > 0');
   } else if (def.type === BPF_MAP_TYPE_RINGBUF) {
+    if (def.maxEntries > 1 << 28) fail('ENOMEM', def, `ring of ${def.maxEntries} bytes is larger than Kestrel allows (${1 << 28})`);
     try {
       RingBufMap.validate(def);
     } catch (e) {
@@ -109,6 +116,7 @@ function checkDef(def: MapDef): void {
     fail('EINVAL', def, `unsupported map type ${def.type}`);
   }
   if (def.valueSize > MAX_VALUE) fail('E2BIG', def, `value size ${def.valueSize} > ${MAX_VALUE}`);
+  if (def.maxEntries > MAX_ENTRIES) fail('ENOMEM', def, `${def.maxEntries} entries is more than Kestrel allows (${MAX_ENTRIES})`);
   if (percpu && roundUp8(def.valueSize) > MAX_PERCPU_VALUE) fail('E2BIG', def, `per-CPU value size ${def.valueSize} > ${MAX_PERCPU_VALUE}`);
 }
 
@@ -120,6 +128,15 @@ export function createMap(mem: VmMemory, def: MapDef, opts: MapOptions = {}): Bp
   checkDef(def);
   const cpus = opts.cpus ?? 1;
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 1024) throw new MapError('EINVAL', `bad CPU count ${cpus}`);
+  const preallocated =
+    def.type === BPF_MAP_TYPE_ARRAY ||
+    def.type === BPF_MAP_TYPE_PERCPU_ARRAY ||
+    ((def.type === BPF_MAP_TYPE_HASH || def.type === BPF_MAP_TYPE_PERCPU_HASH || def.type === BPF_MAP_TYPE_LRU_HASH || def.type === BPF_MAP_TYPE_LRU_PERCPU_HASH) &&
+      (def.flags & BPF_F_NO_PREALLOC) === 0);
+  const percpu = def.type === BPF_MAP_TYPE_PERCPU_ARRAY || def.type === BPF_MAP_TYPE_PERCPU_HASH || def.type === BPF_MAP_TYPE_LRU_PERCPU_HASH;
+  if (preallocated && def.maxEntries * (percpu ? cpus : 1) > MAX_PREALLOC_VALUES) {
+    fail('ENOMEM', def, `${def.maxEntries * (percpu ? cpus : 1)} preallocated values is more than Kestrel allows (${MAX_PREALLOC_VALUES}); use BPF_F_NO_PREALLOC for a hash map`);
+  }
   const o: MapOptions = { ...opts, cpus };
   try {
     switch (def.type) {
@@ -147,7 +164,7 @@ export function createMap(mem: VmMemory, def: MapDef, opts: MapOptions = {}): Bp
         return fail('EINVAL', def, `unsupported map type ${def.type}`);
     }
   } catch (e) {
-    if (e instanceof OutOfVmMemory) throw new MapError('ENOMEM', `cannot create map ${def.name}: ${e.message}`);
+    if (e instanceof OutOfVmMemory || e instanceof RangeError) throw new MapError('ENOMEM', `cannot create map ${def.name}: ${e.message}`);
     throw e;
   }
 }

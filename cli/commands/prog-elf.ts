@@ -204,11 +204,16 @@ function recordTypeFor(obj: ElfObject, mapIndex: number, override: string | unde
 export function renderRecord(obj: ElfObject, mapName: string, typeId: number | undefined, bytes: Uint8Array): OutputLine {
   const btf = obj.btf;
   if (btf !== undefined && typeId !== undefined) {
-    const size = btf.sizeOf(typeId);
-    if (bytes.length >= size) {
-      const data = decodeValue(btf, typeId, bytes.subarray(0, size));
-      const extra = bytes.length > size ? ` +${bytes.length - size} bytes` : '';
-      return { kind: 'record', map: mapName, text: `${mapName}: ${JSON.stringify(data)}${extra}`, data };
+    try {
+      const size = btf.sizeOf(typeId);
+      if (bytes.length >= size) {
+        const data = decodeValue(btf, typeId, bytes.subarray(0, size));
+        const extra = bytes.length > size ? ` +${bytes.length - size} bytes` : '';
+        return { kind: 'record', map: mapName, text: `${mapName}: ${JSON.stringify(data)}${extra}`, data };
+      }
+    } catch (e) {
+      // A type the BTF cannot size or decode: show the bytes instead.
+      if (!(e instanceof ElfError)) throw e;
     }
   }
   return { kind: 'record', map: mapName, text: `${mapName}: ${bytes.length} bytes\n${hexDump(bytes, '  ')}` };

@@ -103,6 +103,21 @@ describe('BTF parser', () => {
     expect(() => parseBtf(new Uint8Array(3))).toThrow(ElfError);
   });
 
+  it('decodes nested zero-size arrays without blowing up', () => {
+    const s = ['empty'];
+    // 1 struct empty {} (size 0); 2..6 arrays of 64 of the previous type: 64^5 values of nothing.
+    const types: number[][] = [[so(s, 0), info(BtfKind.Struct, 0), 0]];
+    for (let k = 1; k <= 5; k++) types.push([0, info(BtfKind.Array), 0, k, 1, 64]);
+    const btf = parseBtf(btfBlob(s, types));
+    const t0 = performance.now();
+    const v = decodeValue(btf, 6, new Uint8Array(16));
+    expect(performance.now() - t0).toBeLessThan(2000);
+    // Decoding stops at its node budget (65,536 values) instead of visiting 64^5.
+    const leaves = JSON.stringify(v).split('{}').length - 1;
+    expect(leaves).toBeGreaterThan(1000);
+    expect(leaves).toBeLessThanOrEqual(65536);
+  });
+
   it('bounds sizes that would overflow', () => {
     const btf = parseBtf(btfBlob(['int'], [[1, info(BtfKind.Int), 4, (1 << 24) | 32], [0, info(BtfKind.Array), 0, 1, 1, 0xffffffff], [0, info(BtfKind.Array), 0, 2, 1, 0xffffffff]]));
     expect(() => btf.sizeOf(3)).toThrow(/out of range/);

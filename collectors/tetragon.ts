@@ -93,7 +93,7 @@ export class TetragonImporter {
   private readonly byExecId = new Map<string, Known>();
   /** pid → exec_id it currently runs. */
   private readonly currentExecId = new Map<number, string>();
-  /** Full container ids seen, to widen `docker` prefixes onto them. */
+  /** Container ids in use (full ids or `docker` prefixes), see canonical(). */
   private readonly fullIds = new Set<string>();
   private lastTs = 0n;
 
@@ -184,8 +184,7 @@ export class TetragonImporter {
     const c = obj(pod?.['container']);
     const rawId = s(c, 'id');
     if (rawId !== undefined && rawId !== '') {
-      const id = stripRuntime(rawId);
-      this.fullIds.add(id);
+      const id = this.canonical(stripRuntime(rawId));
       const ref: ContainerRef = { id };
       const name = s(c, 'name');
       if (name !== undefined) ref.name = name;
@@ -201,12 +200,21 @@ export class TetragonImporter {
     }
     const docker = s(p, 'docker');
     if (docker !== undefined && docker !== '') {
-      // Only the id's leading hex digits: use the full id when one seen so far starts with them.
-      const prefix = stripRuntime(docker);
-      for (const full of this.fullIds) if (full.startsWith(prefix)) return { id: full };
-      return { id: prefix };
+      // Only the id's leading hex digits: the container already known by a related id, if any.
+      return { id: this.canonical(stripRuntime(docker)) };
     }
     return undefined;
+  }
+
+  /**
+   * One id per container for the whole stream: the first form seen (a full id, or the leading
+   * digits the `docker` field carries) stays the id whenever a later form is a prefix of it or
+   * extends it, so the process table sees one container.
+   */
+  private canonical(id: string): string {
+    for (const known of this.fullIds) if (known.startsWith(id) || id.startsWith(known)) return known;
+    this.fullIds.add(id);
+    return id;
   }
 
   /** The exec event describing a Tetragon Process object. */

@@ -224,6 +224,15 @@ none:
     run(bad, rt, addr);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatch(/bad: JIT unavailable, using the interpreter/);
+    // A caller's own VerifyResult is used instead of verifying again.
+    const good = loadProgram({ name: 'good', insns: assemble('mov r0, 3\nexit\n').insns, maps: [], mapRefs: [], progType: 'raw' });
+    const vlogs: string[] = [];
+    const run2 = jitRunner({
+      log: (m) => vlogs.push(m),
+      verifiedFor: () => ({ ok: false, error: { insn: 0, message: 'said no' }, log: '', stats: { insnsProcessed: 0, states: 0, peakStates: 0, stackDepth: [] } }),
+    });
+    expect(r0(run2(good, rt, addr))).toBe(3n);
+    expect(vlogs.join()).toMatch(/said no/);
   });
 });
 

@@ -121,13 +121,23 @@ export function selectExecutor(
  * size, and runs it on the JIT; a program that cannot be compiled stays on the interpreter
  * (logged once).
  */
-export function jitRunner(opts: { log?: (msg: string) => void } = {}): (prog: LoadedProgram, rt: Runtime, ctxAddr: number) => RunResult {
+export function jitRunner(
+  opts: {
+    log?: (msg: string) => void;
+    /** The VerifyResult the caller already has for a program (skips verifying it again). */
+    verifiedFor?: (prog: LoadedProgram) => VerifyResult | undefined;
+  } = {},
+): (prog: LoadedProgram, rt: Runtime, ctxAddr: number) => RunResult {
   const cache = new WeakMap<LoadedProgram, Executor>();
   return (prog, rt, ctxAddr) => {
     let ex = cache.get(prog);
     if (ex === undefined) {
       const progType = (PROG_TYPES.includes(rt.progType) ? rt.progType : 'raw') as ProgType;
-      ex = selectExecutor(prog, 'jit', { verify: { progType, ctxSize: rt.ctxSize, maps: prog.spec.maps }, log: opts.log });
+      const verified = opts.verifiedFor?.(prog);
+      ex = selectExecutor(prog, 'jit', {
+        ...(verified !== undefined ? { verified } : { verify: { progType, ctxSize: rt.ctxSize, maps: prog.spec.maps } }),
+        log: opts.log,
+      });
       cache.set(prog, ex);
     }
     return ex.run(rt, ctxAddr, 0, 0, 0);

@@ -126,7 +126,8 @@ export class TetragonImporter {
     }
     const body = obj(o[key]) ?? {};
     const proc = obj(body['process']);
-    ts ??= parseRfc3339Ns(s(proc, 'start_time') ?? '') ?? this.lastTs;
+    // Without `time`: an exec happened at its start_time; anything else at the last time seen.
+    ts ??= (key === 'process_exec' ? parseRfc3339Ns(s(proc, 'start_time') ?? '') : undefined) ?? this.lastTs;
     if (ts > this.lastTs) this.lastTs = ts;
     const out: KestrelEvent[] = [];
     switch (key) {

@@ -349,6 +349,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         /* final drain */
       }
       closed = true;
+      if (carry.length > 0) log.error({ alerts: carry.length }, 'alerts could not be stored before shutdown');
       clearInterval(drainTimer);
       if (retentionTimer !== undefined) clearInterval(retentionTimer);
       for (const a of sources) a.unsub?.();

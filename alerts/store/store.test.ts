@@ -263,6 +263,20 @@ describe('queries', () => {
     s.close();
   });
 
+  it('prunes finished deliveries with their incidents but keeps pending ones', () => {
+    const s = new IncidentStore(join(tmp.dir, 'ob.db'));
+    const eps = [toEndpoint({ url: 'http://a/' })];
+    const ids = s.ingest([mkAlert({ containerId: 'x1' }), mkAlert({ containerId: 'x2' }), mkAlert({ containerId: 'x3' })], eps).created;
+    const rows = s.db.prepare('SELECT id, incident_id FROM outbox ORDER BY id').all() as { id: number; incident_id: number }[];
+    s.markDelivered(rows[0].id, 200, Date.now());
+    expect(s.retain({ maxIncidents: 1 })).toBe(2);
+    // Delivery of incident 1 (delivered) is pruned; incident 2's (pending) stays.
+    expect((s.db.prepare('SELECT incident_id FROM outbox ORDER BY id').all() as { incident_id: number }[]).map((r) => r.incident_id)).toEqual([ids[1], ids[2]]);
+    const plan = (s.db.prepare("EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at > -1 AND expire_at <= 5").all() as { detail: string }[]).map((r) => r.detail).join(' ');
+    expect(plan).toMatch(/outbox_due/);
+    s.close();
+  });
+
   it('parses priority filters and quotes FTS input', () => {
     expect(parsePriorityFilter('warning')).toEqual({ minLevel: 4 });
     expect(parsePriorityFilter('=INFO')).toEqual({ level: 6 });

@@ -557,7 +557,17 @@ export class IncidentStore {
       if (row !== undefined) del('DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE id < ? LIMIT ?)', row.id);
     }
     if (deleted > 0) this.aggCache.clear();
-    return deleted;
+    // Finished deliveries go once their incident is gone or they are past the age limit;
+    // pending ones always stay until delivered or expired.
+    const minId = (this.db.prepare('SELECT min(id) AS m FROM incidents').get() as { m: number | null }).m;
+    const ageMs = opts.maxAgeMs !== undefined && opts.maxAgeMs > 0 ? Number((opts.now ?? nowNs()) / 1_000_000n) - opts.maxAgeMs : -1;
+    const before = deleted;
+    del(
+      "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state != 'pending' AND (incident_id < ? OR created_at < ?) LIMIT ?)",
+      minId ?? Number.MAX_SAFE_INTEGER,
+      ageMs,
+    );
+    return before;
   }
 
   // --- outbox -------------------------------------------------------------------------------
@@ -620,8 +630,10 @@ export class IncidentStore {
 
   /** Mark pending deliveries past their expiry as failed (e.g. for endpoints no longer configured). */
   expireDeliveries(nowMs: number): { id: number; uuid: string; endpoint: string; incidentId: number }[] {
+    // `next_attempt_at > -1` lets the planner range-scan the partial index of pending rows
+    // instead of the whole outbox (which keeps finished rows until retention).
     const rows = this.db
-      .prepare("SELECT id, uuid, endpoint, incident_id FROM outbox WHERE state = 'pending' AND expire_at <= ?")
+      .prepare("SELECT id, uuid, endpoint, incident_id FROM outbox WHERE state = 'pending' AND next_attempt_at > -1 AND expire_at <= ?")
       .all(nowMs) as { id: number; uuid: string; endpoint: string; incident_id: number }[];
     if (rows.length > 0) {
       this.db

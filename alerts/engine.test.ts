@@ -115,6 +115,23 @@ describe('drain and incidents', () => {
     expect(m).toMatchObject({ records: 7, records_malformed: 1, alerts: 6, incidents_created: 2, incidents_updated: 0, alerts_merged: 4 });
   });
 
+  it('keeps a batch that failed to store and stores it with the next drain', () => {
+    const ring = new FakeRing();
+    engine = createAlertEngine({ db: join(tmp.dir, 'retry.db'), rules, deliver: false });
+    engine.attach(ring);
+    const real = engine.store.ingest.bind(engine.store);
+    engine.store.ingest = () => {
+      throw new Error('database is locked');
+    };
+    ring.push(shellRecord(0));
+    engine.drainNow();
+    expect(engine.metrics().store_errors).toBe(1);
+    engine.store.ingest = real;
+    ring.push(minerRecord(1));
+    engine.drainNow();
+    expect(engine.store.list().map((i) => i.rule).sort()).toEqual(['Outbound to miner pool', 'Terminal shell in container']);
+  });
+
   it('drains on wake-up without being asked', async () => {
     const ring = new FakeRing();
     engine = createAlertEngine({ db: join(tmp.dir, 'w.db'), rules, deliver: false, drainIntervalMs: 60_000 });

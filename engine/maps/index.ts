@@ -76,6 +76,7 @@ const LPM_DATA_MAX = 256;
  */
 const MAX_ENTRIES = 1 << 24;
 const MAX_PREALLOC_VALUES = 1 << 22;
+const MAX_KEY_BYTES = 1 << 28;
 
 function fail(code: 'EINVAL' | 'E2BIG' | 'ENOTSUPP' | 'ENOMEM', def: MapDef, why: string): never {
   throw new MapError(code, `cannot create ${MAP_TYPE_NAMES[def.type] ?? `type ${def.type}`} map ${def.name}: ${why}`);
@@ -117,6 +118,8 @@ function checkDef(def: MapDef): void {
   }
   if (def.valueSize > MAX_VALUE) fail('E2BIG', def, `value size ${def.valueSize} > ${MAX_VALUE}`);
   if (def.maxEntries > MAX_ENTRIES) fail('ENOMEM', def, `${def.maxEntries} entries is more than Kestrel allows (${MAX_ENTRIES})`);
+  // Keys of hash and LPM maps are kept outside the VM memory, sized for max_entries up front.
+  if (def.maxEntries * def.keySize > MAX_KEY_BYTES) fail('ENOMEM', def, `${def.maxEntries} keys of ${def.keySize} bytes exceed ${MAX_KEY_BYTES} bytes`);
   if (percpu && roundUp8(def.valueSize) > MAX_PERCPU_VALUE) fail('E2BIG', def, `per-CPU value size ${def.valueSize} > ${MAX_PERCPU_VALUE}`);
 }
 

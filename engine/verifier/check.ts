@@ -588,6 +588,12 @@ class Checker {
   }
 
   private ctxAccess(ptr: Reg, regno: number, off: number, size: number, write: boolean, i: number): Reg {
+    if (this.opts.progType === 'raw') {
+      // Conformance-style memory: any in-bounds access, constant or variable offset, like a map value.
+      this.region(ptr, regno, off, size, this.opts.ctxSize, (o) => `invalid bpf_context access off=${o} size=${size}`, i);
+      if (!write) this.maxCtx = Math.max(this.maxCtx, Number(BigInt(ptr.off + off + size) + ptr.s.umax));
+      return UNKNOWN;
+    }
     if (!scIsConst(ptr.s) || ptr.s.t.v !== 0n) this.fail(i, `variable ctx access var_off=${tStr(ptr.s.t)} disallowed`);
     if (ptr.off !== 0) this.fail(i, `dereference of modified ctx ptr R${regno} off=${ptr.off} disallowed`);
     const bad = (): never => this.fail(i, `invalid bpf_context access off=${off} size=${size}`);

@@ -250,6 +250,9 @@ function uidGid(rt: Runtime): void {
 }
 
 const enc = new TextEncoder();
+// get_current_comm runs on every event of most rules: keep the last task name's bytes.
+let lastComm = '';
+let lastCommBytes = new Uint8Array(0);
 
 function currentComm(rt: Runtime): void {
   const mem = rt.mem;
@@ -259,7 +262,11 @@ function currentComm(rt: Runtime): void {
   const t = rt.env.currentTask();
   if (t === undefined) return setRetNum(mem, -EINVAL);
   // strscpy_pad from the 16-byte task->comm: at most 15 bytes of name, NUL, zero padding.
-  const name = enc.encode(t.comm).subarray(0, 15);
+  if (t.comm !== lastComm) {
+    lastComm = t.comm;
+    lastCommBytes = enc.encode(t.comm).subarray(0, 15);
+  }
+  const name = lastCommBytes;
   const nul = name.indexOf(0);
   const n = Math.min(nul >= 0 ? nul : name.length, Math.max(size - 1, 0));
   if (size > 0) mem.u8.set(name.subarray(0, n), dst);

@@ -117,7 +117,8 @@ export function cgroupIdFor(containerId: string): bigint {
   return h < 0x100n ? h + 0x100n : h;
 }
 
-function normName(name: string): string {
+/** DNS names as the table keeps them (the form kernel maps hold too). */
+export function normName(name: string): string {
   const n = name.trim().toLowerCase();
   return n.endsWith('.') ? n.slice(0, -1) : n;
 }
@@ -162,7 +163,7 @@ export class ProcessTable {
   private readonly staticNames = new Map<string, string[]>();
   private readonly dnsByName: Lru<string, string[]>;
   private readonly dnsByIp: Lru<string, string[]>;
-  private readonly onEvict: ((rec: ProcessRecord) => void) | undefined;
+  private readonly evictListeners: ((rec: ProcessRecord) => void)[] = [];
   private readonly host: ContainerRecord = {
     id: HOST_CONTAINER_ID,
     name: HOST_CONTAINER_ID,
@@ -174,7 +175,7 @@ export class ProcessTable {
     this.exited = new Lru(opts.maxExited ?? 4096);
     this.dnsByName = new Lru(opts.maxDnsNames ?? 65536);
     this.dnsByIp = new Lru(opts.maxDnsNames ?? 65536);
-    this.onEvict = opts.onEvict;
+    if (opts.onEvict !== undefined) this.evictListeners.push(opts.onEvict);
     for (const [k, v] of Object.entries(DEFAULT_USERS)) this.users.set(Number(k), v);
     for (const [k, v] of Object.entries(DEFAULT_GROUPS)) this.groups.set(Number(k), v);
     for (const [k, v] of Object.entries(opts.users ?? {})) this.users.set(Number(k), v);
@@ -182,6 +183,15 @@ export class ProcessTable {
     for (const [name, addrs] of Object.entries(opts.hosts ?? {})) this.addStaticHost(name, addrs);
     this.containersByCgroup.set(HOST_CGROUP_ID, this.host);
     this.containersById.set(HOST_CONTAINER_ID, this.host);
+  }
+
+  /** Also tell `fn` when a record leaves the table for good (see ProcessTableOptions.onEvict). */
+  addEvictListener(fn: (rec: ProcessRecord) => void): void {
+    this.evictListeners.push(fn);
+  }
+
+  private evict(rec: ProcessRecord): void {
+    for (const fn of this.evictListeners) fn(rec);
   }
 
   // ---- queries ----
@@ -287,6 +297,11 @@ export class ProcessTable {
     if (seen === undefined) return fixed ?? EMPTY;
     if (fixed === undefined) return seen;
     return [...new Set([...fixed, ...seen])];
+  }
+
+  /** Static (config `dns.hosts`) ip → names, for mirroring into kernel maps. */
+  staticAnswers(): IterableIterator<[string, string[]]> {
+    return this.staticNames.entries();
   }
 
   /** Observed name → ip answers (most recent last), for mirroring into kernel maps. */
@@ -466,15 +481,15 @@ export class ProcessTable {
   private putLive(pid: number, entry: Entry): void {
     // An exited holder of the same pid stays in the exited LRU: its children still name it.
     const dropped = this.live.set(pid, entry);
-    if (dropped !== undefined) this.onEvict?.(dropped.rec);
+    if (dropped !== undefined) this.evict(dropped.rec);
   }
 
   private retire(pid: number, entry: Entry): void {
     this.live.delete(pid);
     const older = this.exited.get(pid);
-    if (older !== undefined && older !== entry) this.onEvict?.(older.rec);
+    if (older !== undefined && older !== entry) this.evict(older.rec);
     const dropped = this.exited.set(pid, entry);
-    if (dropped !== undefined) this.onEvict?.(dropped.rec);
+    if (dropped !== undefined) this.evict(dropped.rec);
   }
 }
 

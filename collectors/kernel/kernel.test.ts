@@ -17,12 +17,13 @@ interface Seen {
 
 type Prog = (s: Seen) => void;
 
-function setup(): { k: SimKernel<Prog>; mem: VmMemory; maps: Map<string, Map<string, Uint8Array>> } {
+function setup(table?: { maxExited?: number }): { k: SimKernel<Prog>; mem: VmMemory; maps: Map<string, Map<string, Uint8Array>> } {
   const mem = new VmMemory({ initialBytes: 1 << 20 });
   const maps = new Map<string, Map<string, Uint8Array>>();
   const k = new SimKernel<Prog>({
     mem,
     seed: 7,
+    table,
     createMap: (def): KernelMap => {
       const m = new Map<string, Uint8Array>();
       maps.set(def.name, m);
@@ -271,6 +272,22 @@ describe('SimKernel state', () => {
     k.handle({ type: 'exit', ts: 3n, pid: 4242 });
     const gone = procs.get(hex(u32Key(4242))) as Uint8Array;
     expect(dv(gone).getUint32(KP.flags, true) & KP_F_EXITED).toBe(KP_F_EXITED);
+  });
+
+  it('drops process-cache entries once a process leaves the exited LRU (not a live reuser)', () => {
+    const { k, maps } = setup({ maxExited: 1 });
+    const procs = maps.get(KP_NAME) as Map<string, Uint8Array>;
+    const has = (pid: number): boolean => procs.has(Buffer.from(u32Key(pid)).toString('hex'));
+    k.handle({ type: 'exec', ts: 1n, pid: 1, exe: '/a', argv: ['a'] });
+    k.handle({ type: 'exec', ts: 2n, pid: 2, exe: '/b', argv: ['b'] });
+    k.handle({ type: 'exit', ts: 3n, pid: 1 });
+    expect(has(1)).toBe(true); // exited, still resolvable
+    k.handle({ type: 'exec', ts: 4n, pid: 1, exe: '/c', argv: ['c'] }); // pid 1 reused
+    k.handle({ type: 'exit', ts: 5n, pid: 2 }); // pushes the old pid 1 out of the exited LRU
+    expect(has(1)).toBe(true); // the live reuser keeps its entry
+    expect(readStr(procs.get(Buffer.from(u32Key(1)).toString('hex')) as Uint8Array, KP.exe, KP.exeSize)).toBe('/c');
+    k.handle({ type: 'exit', ts: 6n, pid: 1 }); // pushes pid 2 out
+    expect(has(2)).toBe(false);
   });
 
   it('synthetic execs update state but fire nothing', () => {

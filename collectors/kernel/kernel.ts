@@ -17,7 +17,7 @@ import { RegionKind } from '../../engine/memory.js';
 import type { ExecEnv, TaskInfo } from '../../engine/runtime.js';
 import type { MapDef } from '../../engine/maps/types.js';
 import type { ConnectEvent, ExecEvent, ExitEvent, KestrelEvent } from '../events.js';
-import { ProcessTable, type ProcessTableOptions } from '../process-table.js';
+import { ProcessTable, normName, type ProcessTableOptions } from '../process-table.js';
 import type { EventContext, ProcessRecord } from '../snapshot.js';
 import {
   writeKprobeSyscall, writeSchedProcessExec, writeSchedProcessExit, writeSchedProcessFork, writeSysEnterConnect,
@@ -28,7 +28,7 @@ import { HOOKS, HOOK_NAMES, type HookName } from './hooks.js';
 import { encodeSockaddrInto, sockaddrSize } from './inet.js';
 import { AT_FDCWD, NR_CONNECT, NR_EXECVE, NR_EXECVEAT, PT_REGS, SIGKILL } from './layouts.js';
 import {
-  KC, KC_NAME, KD, KD_NAME, KERNEL_MAP_DEFS, KG_NAME, KP, KP_NAME, KU_NAME, dnsKey, encodeContainer, encodeName,
+  KC, KC_NAME, KD, KD_NAME, KDP_NAME, KS_NAME, dnsPairKey, encodeSock, KERNEL_MAP_DEFS, KG_NAME, KP, KP_NAME, KU_NAME, dnsKey, encodeContainer, encodeName,
   encodeProc, u32Key, u64Key,
 } from './maps.js';
 import { UserMemory } from './user-memory.js';
@@ -80,6 +80,8 @@ const EPHEMERAL_HIGH = 60999;
 /** Exit status a shell reports for a SIGKILLed process (128 + 9). */
 export const KILLED_EXIT_CODE = 128 + SIGKILL;
 
+const DNS_NAME_PRESENT = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
+
 interface CtxSlot {
   addr: number;
   /** Region id while a permanent region exists (fixed-size hooks), else 0. */
@@ -123,9 +125,8 @@ export class SimKernel<P> {
     this.env = new KernelEnv(seed, opts.onTrace);
     this.bootSet = opts.bootWallNs !== undefined;
     if (opts.bootWallNs !== undefined) this.env.bootWallNs = opts.bootWallNs;
-    const userEvict = (rec: ProcessRecord): void => this.evicted(rec);
-    this.table =
-      opts.table instanceof ProcessTable ? opts.table : new ProcessTable({ ...(opts.table ?? {}), onEvict: userEvict });
+    this.table = opts.table instanceof ProcessTable ? opts.table : new ProcessTable(opts.table ?? {});
+    this.table.addEvictListener((rec) => this.evicted(rec));
     for (const name of HOOK_NAMES) {
       const info = HOOKS[name];
       // Variable records get room for a 4 KiB path plus the fixed part.
@@ -140,6 +141,17 @@ export class SimKernel<P> {
       for (const def of KERNEL_MAP_DEFS(opts.mapSizes)) this.maps.set(def.name, opts.createMap(def));
       this.writeNames();
       for (const c of this.table.containers()) this.writeContainer(c.id);
+      for (const [ip, names] of this.table.staticAnswers()) this.writeDnsNames(ip, names);
+    }
+  }
+
+  /** kestrel_dns_names: every name known for an address (static hosts and observed answers). */
+  private writeDnsNames(ip: string, names: readonly string[]): void {
+    const m = this.maps.get(KDP_NAME);
+    if (m === undefined) return;
+    for (const n of names) {
+      const key = dnsPairKey(ip, normName(n));
+      if (key !== undefined) m.update(key, DNS_NAME_PRESENT);
     }
   }
 
@@ -220,6 +232,7 @@ export class SimKernel<P> {
             if (key !== undefined) m.update(key, name);
           }
         }
+        for (const ip of ev.addrs) this.writeDnsNames(ip, [ev.name]);
         out.push({ event: ev, context });
         break;
       }
@@ -235,6 +248,7 @@ export class SimKernel<P> {
     if (ev.synthetic === true) {
       const context = this.table.apply(ev);
       this.writeProc(context.process);
+      if (context.process !== undefined && context.process.containerId !== 'host') this.writeContainer(context.process.containerId);
       out.push({ event: ev, context });
       return;
     }
@@ -315,6 +329,16 @@ export class SimKernel<P> {
     if (ev.family !== 'unix') {
       if (applied.saddr === undefined) applied.saddr = this.localAddr(rec, ev.family, ev.daddr);
       if (applied.sport === undefined) applied.sport = this.ephemeralPort();
+    }
+    // The socket's local end, as a program would read it from struct sock.
+    const socks = this.maps.get(KS_NAME);
+    if (socks !== undefined) {
+      const family = ev.family === 'inet' ? 2 : ev.family === 'inet6' ? 10 : 1;
+      const key = new Uint8Array(8);
+      const kdv = new DataView(key.buffer);
+      kdv.setUint32(0, rec.pid >>> 0, true);
+      kdv.setUint32(4, rec.tgid >>> 0, true);
+      socks.update(key, encodeSock(family, applied.sport ?? 0, ev.proto === 'udp' ? 17 : 6, applied.saddr));
     }
     let ret = ev.ret ?? 0;
     let enforced: 'kill' | 'deny' | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { parseStraceLine, type StraceRecord } from './parse.js';
 import { StraceDecoder } from './decode.js';
 import { straceSource } from './source.js';
@@ -111,5 +111,17 @@ describe('strace end to end', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('attaches to a running process and sees what it runs next', async () => {
+    const target = spawn('sh', ['-c', 'sleep 0.6; ls / >/dev/null; exit 0'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 150));
+    const s = straceSource({ pid: target.pid as number, stdio: 'ignore' });
+    const evs: KestrelEvent[] = [];
+    for await (const ev of s.events) evs.push(ev);
+    await s.exited;
+    const ls = evs.find((e) => e.type === 'exec' && e.argv[0] === 'ls');
+    expect(ls).toMatchObject({ argv: ['ls', '/'], ppid: target.pid });
+    expect(evs.some((e) => e.type === 'fork' && e.pid === target.pid)).toBe(true);
   });
 });

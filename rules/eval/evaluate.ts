@@ -17,7 +17,8 @@ export class Evaluation {
 
   value(f: TFieldExpr): Extracted {
     const key = fieldKey(f);
-    if (this.cache.has(key)) return this.cache.get(key);
+    const hit = this.cache.get(key);
+    if (hit !== undefined || this.cache.has(key)) return hit;
     const v = compute(f, this.ctx);
     this.cache.set(key, v);
     return v;

@@ -197,7 +197,8 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.get(r4).op(Op.i64_eqz).op(Op.i32_eqz).op(Op.if).u8(0x40);
       c.i64c(-EINVAL).set(r0);
       c.op(Op.else);
-      c.get(r1).i64c2(-1, 0).op(Op.i64_and).tee(L.t1).i64c(BPF_MAX_LOOPS).op(Op.i64_gt_u).op(Op.if).u8(0x40);
+      // As the interpreter: a count with any of its high 32 bits set is also -E2BIG.
+      c.get(r1).tee(L.t1).i64c(BPF_MAX_LOOPS).op(Op.i64_gt_u).op(Op.if).u8(0x40);
       c.i64c(-E2BIG).set(r0);
       c.op(Op.else);
       c.i64c(0).set(L.t2);
@@ -250,6 +251,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
           return;
         case BPF_LD:
           if (i.opcode !== OP_LDDW || pc + 1 >= insns.length) throw new JitCompileError(pc, `unsupported load opcode 0x${i.opcode.toString(16)}`);
+          if (i.src === 3) throw new JitCompileError(pc, 'lddw BTF variable addresses (src 3) are not supported');
           c.i64c2(i.imm, insns[pc + 1].imm).set(L.reg[i.dst]);
           return;
         case BPF_JMP:

@@ -15,7 +15,7 @@ import { memDiff, r0, runOn } from './test-util.js';
 const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/anchors/bpf-conformance/tests');
 
 describe('JIT vs interpreter on bpf_conformance', () => {
-  it('verified programs give identical r0, faults, counts and memory', () => {
+  it('verified programs give identical r0, faults, counts and memory (structured and dispatch schemes)', () => {
     const cases = loadConformanceDir(dir);
     expect(cases).toHaveLength(313);
     const rejected: string[] = [];
@@ -47,6 +47,16 @@ describe('JIT vs interpreter on bpf_conformance', () => {
       }
       // The expected result of the suite holds on the JIT too.
       if (c.result !== undefined && b.res.fault === undefined) expect(r0(b.res), c.name).toBe(c.result);
+      // The dispatch-loop fallback (used for irreducible graphs) gives the same results.
+      const jd = compileProgram(p, { verified: vr, forceDispatch: true });
+      if ('error' in jd) {
+        diffs.push(`${c.name}: dispatch scheme not compiled: ${jd.error}`);
+        continue;
+      }
+      const d = runOn(p, jd, ctx);
+      if (r0(d.res) !== r0(a.res) || d.res.fault?.kind !== a.res.fault?.kind || d.res.instructions !== a.res.instructions) {
+        diffs.push(`${c.name}: dispatch scheme r0=${r0(d.res).toString(16)} n=${d.res.instructions} ${d.res.fault?.message ?? ''}`);
+      }
     }
     if (process.env.KESTREL_JIT_LIST_REJECTED) console.log(`rejected (${rejected.length}):\n${rejected.join('\n')}`);
     expect(diffs).toEqual([]);

@@ -99,6 +99,11 @@ describe('JIT control flow beyond jumps', () => {
     expect(r0(rb)).toBe(r0(run(w, p, 'interp', new Uint8Array(8))));
     const big = w.load(LOOP.replace('mov r1, 10', 'lddw r1, 0x800001'), 'loopbig');
     expect(r0(run(w, big, jit(big, 8), new Uint8Array(8)))).toBe(BigInt.asUintN(64, -7n << 32n));
+    // A count with high bits set is -E2BIG too (the interpreter's rule), not its low half.
+    const high = w.load(LOOP.replace('mov r1, 10', 'lddw r1, 0x100000003'), 'loophigh');
+    const rh = run(w, high, jit(high, 8), new Uint8Array(8));
+    expect(r0(rh)).toBe(BigInt.asUintN(64, -7n << 32n));
+    expect(r0(rh)).toBe(r0(run(w, high, 'interp', new Uint8Array(8))));
   });
 
   const TAIL_A = `

@@ -3,7 +3,7 @@
 // file:line:column. The format is described in docs/collectors.md.
 //
 //   name: reverse-shell
-//   weight: 0.2                 # how often the mixer picks this scenario (default 1)
+//   weight: 0.2                 # how often the mixer picks this scenario (default 1; or `rate`)
 //   containers:
 //     web: {image: nginx:1.25, pod: web-0, namespace: prod}
 //   processes:                  # running before the stream starts (synthetic execs)
@@ -312,8 +312,11 @@ export function parseScenario(text: string, file: string): Scenario {
   if (!isObj(root)) c.fail([], 'a scenario must be a mapping with name and steps');
   const name = root['name'] ?? basename(file).replace(/\.ya?ml$/, '');
   if (typeof name !== 'string' || name === '') c.fail(['name'], 'name must be a string');
-  const weight = root['weight'] ?? 1;
-  if (typeof weight !== 'number' || !(weight > 0)) c.fail(['weight'], 'weight must be a positive number');
+  // `rate` is the same thing said as events per second relative to the other scenarios.
+  if (root['weight'] !== undefined && root['rate'] !== undefined) c.fail(['rate'], 'give weight or rate, not both');
+  const weightKey = root['rate'] !== undefined ? 'rate' : 'weight';
+  const weight = root[weightKey] ?? 1;
+  if (typeof weight !== 'number' || !(weight > 0)) c.fail([weightKey], `${weightKey} must be a positive number`);
   const tags = root['tags'] ?? [];
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) c.fail(['tags'], 'tags must be a list of strings');
   const description = root['description'];

@@ -93,3 +93,14 @@ describe('scenario errors name file:line:column', () => {
     expect(bad('name: [oops\n')).toMatch(/^x\.yaml:\d+:\d+: /);
   });
 });
+
+describe('scenario weights', () => {
+  it('mixes scenarios in proportion to weight (or rate)', () => {
+    const busy = parseScenario('name: busy\nrate: 9\nprocesses: {p: {exe: /bin/p}}\nsteps:\n  - repeat: 1000\n    steps: [{type: connect, process: p, daddr: 10.0.0.1, dport: 80}]\n', 'busy.yaml');
+    const calm = parseScenario('name: calm\nweight: 1\nprocesses: {q: {exe: /bin/q}}\nsteps:\n  - repeat: 1000\n    steps: [{type: connect, process: q, daddr: 10.0.0.2, dport: 80}]\n', 'calm.yaml');
+    const evs = [...new Simulator([busy, calm], { seed: 11, count: 800 }).events()].filter((e) => e.type === 'connect');
+    const share = evs.filter((e) => e.type === 'connect' && e.daddr === '10.0.0.1').length / evs.length;
+    expect(share).toBeGreaterThan(0.85);
+    expect(share).toBeLessThan(0.95);
+  });
+});

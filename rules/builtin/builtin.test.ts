@@ -50,6 +50,24 @@ describe('built-in rules', () => {
     expect(r.failures).toEqual(["no rule named 'No such rule' is loaded", "expected 'Shell in container' to fire"]);
   });
 
+  it('output_fields expectations are checked', () => {
+    const [c] = parseTestFile('x.test.yaml', `
+- name: fields
+  events:
+    - {type: exec, pid: 1, ppid: 0, exe: /tmp/x, argv: [x]}
+  expect: [Binary executed from temporary directory]
+  output_fields:
+    Binary executed from temporary directory: {proc.exepath: /tmp/y, proc.pname: <NA>, fd.name: x}
+    Shell in container: {proc.name: sh}
+`);
+    if (c === undefined) throw new Error('no case');
+    expect(runCase(c, set).failures).toEqual([
+      "output_fields: 'Binary executed from temporary directory' shows proc.exepath=/tmp/x, expected /tmp/y",
+      "output_fields: 'Binary executed from temporary directory' output has no %fd.name",
+      "output_fields: 'Shell in container' did not fire",
+    ]);
+  });
+
   it('test-file errors name file:line:column', () => {
     expect(() => parseTestFile('x.test.yaml', '- name: a\n  events:\n    - {type: exec, pid: 1}\n  expect: [R]\n')).toThrow(/^x\.test\.yaml:3:7: case 'a', event 1: missing "exe"/);
     expect(() => parseTestFile('x.test.yaml', '- name: a\n  events: []\n')).toThrow(/^x\.test\.yaml:1:3: case 'a': 'events' must be a non-empty list/);

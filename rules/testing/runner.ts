@@ -11,6 +11,8 @@
 //     not_expect: [Terminal shell in container]
 //     hosts: {kubernetes.default.svc.cluster.local: [10.96.0.1]}   # optional static DNS
 //     rule_matching: all                                           # optional: all | first
+//     output_fields:                                               # optional: what the alert shows
+//       Shell in container: {proc.name: bash, container.id: c1}
 
 import { LineCounter, parseDocument, isSeq, isMap, type Node } from 'yaml';
 import { ProcessTable } from '../../collectors/process-table.js';
@@ -19,6 +21,7 @@ import type { KestrelEvent } from '../../collectors/events.js';
 import type { SourceLoc } from '../condition/ast.js';
 import type { RuleSet } from '../loader/index.js';
 import { Matcher, type RuleMatching } from '../eval/match.js';
+import { outputFields, type OutputFieldValue } from '../output.js';
 
 export interface TestCase {
   name: string;
@@ -28,6 +31,8 @@ export interface TestCase {
   notExpect: string[];
   hosts: Record<string, string[]>;
   ruleMatching: RuleMatching;
+  /** rule name → output field → expected rendered value (`<NA>` for none) */
+  outputFields: Record<string, Record<string, string>>;
 }
 
 export interface CaseResult {
@@ -72,7 +77,7 @@ export function parseTestFile(file: string, text: string): TestCase[] {
     if (!isMap(node)) throw new TestFileError(loc, 'each case must be a map with name, events and expect/not_expect');
     const o = node.toJSON() as Record<string, unknown>;
     for (const k of Object.keys(o)) {
-      if (!['name', 'events', 'expect', 'not_expect', 'hosts', 'rule_matching'].includes(k)) throw new TestFileError(loc, `unknown key '${k}' in a test case`);
+      if (!['name', 'events', 'expect', 'not_expect', 'hosts', 'rule_matching', 'output_fields'].includes(k)) throw new TestFileError(loc, `unknown key '${k}' in a test case`);
     }
     const name = typeof o['name'] === 'string' ? o['name'] : `case ${i + 1}`;
     const evNode = node.get('events', true) as Node | undefined;
@@ -96,7 +101,14 @@ export function parseTestFile(file: string, text: string): TestCase[] {
     const hosts = (o['hosts'] ?? {}) as Record<string, string[]>;
     const rm = o['rule_matching'] ?? 'all';
     if (rm !== 'all' && rm !== 'first') throw new TestFileError(loc, `case '${name}': rule_matching must be all or first`);
-    cases.push({ name, loc, events, expect, notExpect, hosts, ruleMatching: rm });
+    const of = o['output_fields'] ?? {};
+    if (typeof of !== 'object' || of === null || Array.isArray(of)) throw new TestFileError(loc, `case '${name}': output_fields must map rule names to {field: value}`);
+    const outputFields: Record<string, Record<string, string>> = {};
+    for (const [rule, fields] of Object.entries(of as Record<string, unknown>)) {
+      if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new TestFileError(loc, `case '${name}': output_fields.${rule} must be a map of field: value`);
+      outputFields[rule] = Object.fromEntries(Object.entries(fields as Record<string, unknown>).map(([k, v]) => [k, v === null ? '<NA>' : String(v)]));
+    }
+    cases.push({ name, loc, events, expect, notExpect, hosts, ruleMatching: rm, outputFields });
   });
   return cases;
 }
@@ -110,11 +122,32 @@ export function runCase(tc: TestCase, rules: RuleSet, opts: { hosts?: Record<str
   const table = new ProcessTable({ hosts: { ...(opts.hosts ?? {}), ...tc.hosts } });
   const matcher = new Matcher(rules.rules, { ruleMatching: tc.ruleMatching });
   const fired = new Set<string>();
+  /** the output fields of each rule's last firing */
+  const shown = new Map<string, Record<string, OutputFieldValue>>();
   for (const ev of tc.events) {
     const ctx = table.apply(ev);
-    for (const r of matcher.match(ctx)) fired.add(r.name);
+    for (const r of matcher.match(ctx)) {
+      fired.add(r.name);
+      if (tc.outputFields[r.name] !== undefined) shown.set(r.name, outputFields(r.output, ctx));
+    }
   }
   for (const n of tc.expect) if (known.has(n) && !fired.has(n)) failures.push(`expected '${n}' to fire`);
   for (const n of tc.notExpect) if (fired.has(n)) failures.push(`'${n}' fired but must not`);
+  for (const [rule, want] of Object.entries(tc.outputFields)) {
+    const got = shown.get(rule);
+    if (got === undefined) {
+      if (!failures.includes(`expected '${rule}' to fire`)) failures.push(`output_fields: '${rule}' did not fire`);
+      continue;
+    }
+    for (const [field, value] of Object.entries(want)) {
+      if (!(field in got)) {
+        failures.push(`output_fields: '${rule}' output has no %${field}`);
+        continue;
+      }
+      const v = got[field];
+      const text = v === null || v === undefined ? '<NA>' : String(v);
+      if (text !== value) failures.push(`output_fields: '${rule}' shows ${field}=${text}, expected ${value}`);
+    }
+  }
   return { case: tc, passed: failures.length === 0, fired: [...fired], failures };
 }

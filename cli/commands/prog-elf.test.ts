@@ -3,11 +3,11 @@
 // they produce are asserted. Also the `kestrel prog load|show` command itself.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { compileExample, examplesDir } from '../../engine/elf/compile.js';
-import { loadElf, type ElfObject } from '../../engine/elf/index.js';
+import { loadElf, setGlobal, type ElfObject } from '../../engine/elf/index.js';
 import type { KestrelEvent } from '../../collectors/events.js';
 import { formatEvent } from '../../collectors/ndjson.js';
 import { ElfSession, run } from './prog-elf.js';
@@ -39,6 +39,25 @@ function events(): KestrelEvent[] {
     { type: 'connect', ts: T0 + 5000n, pid: 101, fd: 5, family: 'inet', daddr: '10.0.0.1', dport: 443 },
   ];
 }
+
+function capture(): { out: string[]; err: string[]; restore: () => void } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = process.stdout.write.bind(process.stdout);
+  const e = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
+  return { out, err, restore: () => ((process.stdout.write = o), (process.stderr.write = e)) };
+}
+
+function eventsFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kestrel-prog-'));
+  const f = join(dir, 'events.ndjson');
+  const lines = events().map(formatEvent);
+  writeFileSync(f, lines.join('\n') + '\nnot json\n');
+  return f;
+}
+
 
 describe('C programs on the simulated kernel', () => {
   it('execsnoop: ring-buffer records with pid, uid, comm and the filename read from user memory', () => {
@@ -148,6 +167,50 @@ describe('more C programs: perf buffers, kprobe enforcement, bpf_loop', () => {
     s.close();
   });
 
+  it('--set patches .rodata before load: denyconnect blocks the port it is told to', async () => {
+    const f = eventsFile();
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['load', objs.get('denyconnect')?.path ?? '', '--set', 'blocked_port=443', '--from', 'replay', f, '--json']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const docs = c.out.join('').trim().split('\n').map((l) => JSON.parse(l) as { type: string; text?: string });
+    expect(docs.filter((d) => d.type === 'enforced').map((d) => d.text)).toEqual([
+      'enforced deny: pid 101 connect to 93.184.216.34:443 (ret -1)',
+      'enforced deny: pid 101 connect to 10.0.0.1:443 (ret -1)',
+    ]);
+    const c2 = capture();
+    try {
+      code = await run(['load', objs.get('denyconnect')?.path ?? '', '--set', 'nope=1', '--from', 'replay', f]);
+    } finally {
+      c2.restore();
+    }
+    expect(code).toBe(2);
+    expect(c2.err.join('')).toMatch(/no global variable 'nope' .*have: blocked_port/);
+  });
+
+  it('counts: .data sampling setting and a .bss counter', () => {
+    const o = objs.get('counts')?.obj;
+    if (o === undefined) throw new Error('counts');
+    expect(o.globals.map((g) => [g.name, o.maps[g.map].sectionName, g.size])).toEqual([
+      ['sample_every', '.data', 4],
+      ['connects_seen', '.bss', 4],
+    ]);
+    const copy = loadElf(new Uint8Array(readFileSync(objs.get('counts')?.path ?? '')), { fileName: 'counts.o' });
+    setGlobal(copy, 'sample_every', '2');
+    const s = new ElfSession(copy);
+    for (const ev of events()) s.handle(ev);
+    const ports = [...s.io.maps[1].entries()].map(([k, v]) => [new DataView(k.buffer, k.byteOffset).getUint32(0, true), Number(new DataView(v.buffer, v.byteOffset).getBigUint64(0, true))]);
+    // Connects 1 and 3 of 3 are counted (443 twice), the 8080 one in between is sampled out.
+    expect(ports).toEqual([[443, 2]]);
+    const seen = s.io.maps[3].lookup(new Uint8Array(4)) ?? new Uint8Array(4);
+    expect(new DataView(seen.buffer, seen.byteOffset).getUint32(0, true)).toBe(3);
+    s.close();
+  });
+
   it('portdigits: bpf_loop callback, two programs in one section, a .rodata.str1.1 literal', () => {
     const o = objs.get('portdigits')?.obj;
     expect(o?.programs.map((p) => [p.name, p.section])).toEqual([
@@ -198,24 +261,6 @@ describe('the JIT runs the C programs like the interpreter', () => {
 });
 
 describe('kestrel prog load|show', () => {
-  function capture(): { out: string[]; err: string[]; restore: () => void } {
-    const out: string[] = [];
-    const err: string[] = [];
-    const o = process.stdout.write.bind(process.stdout);
-    const e = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((s: string | Uint8Array) => (out.push(String(s)), true)) as typeof process.stdout.write;
-    process.stderr.write = ((s: string | Uint8Array) => (err.push(String(s)), true)) as typeof process.stderr.write;
-    return { out, err, restore: () => ((process.stdout.write = o), (process.stderr.write = e)) };
-  }
-
-  function eventsFile(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'kestrel-prog-'));
-    const f = join(dir, 'events.ndjson');
-    const lines = events().map(formatEvent);
-    writeFileSync(f, lines.join('\n') + '\nnot json\n');
-    return f;
-  }
-
   it('load --from replay prints records and trace lines', async () => {
     const f = eventsFile();
     const c = capture();
@@ -350,6 +395,8 @@ char LICENSE[] SEC("license") = "GPL";
     expect(doc.maps.map((m) => [m.name, m.entries])).toEqual([
       ['exec_counts', 2],
       ['port_counts', 2],
+      ['counts.data', 1],
+      ['counts.bss', 1],
     ]);
   });
 

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { createReadStream, readFileSync, existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { loadElf, ElfError, lineAt, formatLine, type ElfObject } from '../../engine/elf/index.js';
+import { loadElf, ElfError, lineAt, formatLine, setGlobal, type ElfObject } from '../../engine/elf/index.js';
 import { compileC } from '../../engine/elf/compile.js';
 import { decodeValue, hexDump } from '../../engine/elf/decode.js';
 import { BtfKind } from '../../engine/elf/btf.js';
@@ -306,7 +306,7 @@ class UsageError extends Error {}
 
 const HELP_LOAD = `usage: kestrel prog load FILE.o|FILE.c [--from simulate|replay FILE|strace -- CMD ARGS...]
                         [--format kestrel|tetragon] [--record-type NAME] [--count N] [--seed N]
-                        [--exec interp|jit] [--no-verify] [--json] [--quiet]
+                        [--set NAME=VALUE]... [--exec interp|jit] [--no-verify] [--json] [--quiet]
 
 Load a clang-built eBPF object (a .c file is compiled first with clang -O2 -g -target bpf),
 verify its programs, attach each one to the hook its SEC() names, and run it on events:
@@ -315,19 +315,21 @@ verify its programs, attach each one to the hook its SEC() names, and run it on 
   --from strace -- CMD a real command under strace
 Prints bpf_trace_printk lines as trace_pipe shows them, and ring-buffer / perf-buffer records
 (decoded with the object's BTF record struct when it names one, --record-type to choose, else hex).
---exec jit compiles verified programs to WebAssembly (falling back to the interpreter, with the
+--set NAME=VALUE sets a global variable (.rodata/.data/.bss; a number, or a string for char
+arrays) before load, like a libbpf skeleton. --exec jit compiles verified programs to WebAssembly (falling back to the interpreter, with the
 reason, when one cannot be compiled). --json prints one JSON object per line. Exit: 0 ok, 1 a program was rejected or faulted, 2 bad input.`;
 
-const HELP_SHOW = `usage: kestrel prog show FILE.o|FILE.c [--disasm] [--log] [--json] [--from ... as in prog load]
+const HELP_SHOW = `usage: kestrel prog show FILE.o|FILE.c [--disasm] [--log] [--json] [--set NAME=VALUE]... [--from ... as in prog load]
 
 List the object's programs (type, hook, instructions, verifier verdict and statistics) and maps
-(type, key/value sizes, max entries, flags, memory). With --from, the programs run on those
+(type, key/value sizes, max entries, flags, memory) and global variables with their values. With --from, the programs run on those
 events first and their run statistics (runs, instructions, time) are shown too.`;
 
 const OPTIONS = {
   from: { type: 'string' },
   format: { type: 'string' },
   'record-type': { type: 'string' },
+  set: { type: 'string', multiple: true },
   count: { type: 'string' },
   seed: { type: 'string' },
   scenario: { type: 'string', short: 's', multiple: true },
@@ -350,6 +352,7 @@ interface Parsed {
     from?: string;
     format?: string;
     'record-type'?: string;
+    set?: string[];
     count?: string;
     seed?: string;
     scenario?: string[];
@@ -408,10 +411,20 @@ function parse(args: string[], defaultFrom: 'simulate' | undefined): Parsed | 'h
   return { file, values, source };
 }
 
-function readObject(file: string): ElfObject {
+function readObject(file: string, sets: readonly string[] = []): ElfObject {
   if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
   const path = extname(file) === '.c' ? compileC(file) : file;
-  return loadElf(new Uint8Array(readFileSync(path)), { fileName: file });
+  const obj = loadElf(new Uint8Array(readFileSync(path)), { fileName: file });
+  for (const kv of sets) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set: expected NAME=VALUE, got '${kv}'`);
+    try {
+      setGlobal(obj, kv.slice(0, eq), kv.slice(eq + 1));
+    } catch (e) {
+      throw new UsageError(`--set ${kv}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return obj;
 }
 
 function out(s: string): void {
@@ -460,7 +473,7 @@ export async function runLoad(args: string[]): Promise<number> {
   const quiet = p.values.quiet === true;
   let session: ElfSession | undefined;
   try {
-    const obj = readObject(p.file);
+    const obj = readObject(p.file, p.values.set);
     for (const w of obj.warnings) err(`kestrel: ${p.file}: warning: ${w}`);
     session = new ElfSession(obj, {
       recordType: p.values['record-type'],
@@ -533,7 +546,7 @@ export async function runShow(args: string[]): Promise<number> {
   }
   let session: ElfSession | undefined;
   try {
-    const obj = readObject(p.file);
+    const obj = readObject(p.file, p.values.set);
     session = new ElfSession(obj, { noVerify: p.values['no-verify'] === true, onOutput: () => undefined });
     if (p.source !== undefined) await feed(session, p.source);
     const progs = session.io.programs.map((ip) => {
@@ -574,8 +587,22 @@ export async function runShow(args: string[]): Promise<number> {
         memory_bytes: live?.memoryBytes ?? null,
       };
     });
+    const globals = obj.globals.map((g) => {
+      const m = obj.maps[g.map];
+      const live = session?.io.maps[g.map].lookup(new Uint8Array(4));
+      const bytes = (live ?? m.initial ?? new Uint8Array(m.def.valueSize)).subarray(g.offset, g.offset + g.size);
+      let value: unknown = Buffer.from(bytes).toString('hex');
+      if (obj.btf !== undefined && g.type !== undefined) {
+        try {
+          value = decodeValue(obj.btf, g.type, bytes);
+        } catch {
+          // keep hex
+        }
+      }
+      return { name: g.name, section: m.sectionName, offset: g.offset, size: g.size, type: g.type !== undefined && obj.btf !== undefined ? obj.btf.describe(g.type) : null, value };
+    });
     if (p.values.json === true) {
-      out(JSON.stringify({ file: p.file, name: obj.name, size: obj.size, license: obj.license, gpl: obj.gpl, btf_types: obj.btf?.types.length ?? 0, warnings: obj.warnings, programs: progs, maps }, null, 2));
+      out(JSON.stringify({ file: p.file, name: obj.name, size: obj.size, license: obj.license, gpl: obj.gpl, btf_types: obj.btf?.types.length ?? 0, warnings: obj.warnings, programs: progs, maps, globals }, null, 2));
     } else {
       out(`${p.file}: ${obj.size} bytes, license "${obj.license}"${obj.gpl ? ' (GPL-compatible)' : ''}, ${obj.btf !== undefined ? `BTF ${obj.btf.types.length - 1} types` : 'no BTF'}`);
       for (const w of obj.warnings) out(`warning: ${w}`);
@@ -605,6 +632,13 @@ export async function runShow(args: string[]): Promise<number> {
         ]),
       );
       for (const l of table(mrow)) out(`  ${l}`);
+      if (globals.length > 0) {
+        out('');
+        out('globals:');
+        const grow = [['name', 'section', 'offset', 'size', 'type', 'value']];
+        for (const g of globals) grow.push([g.name, g.section, String(g.offset), String(g.size), g.type ?? '-', JSON.stringify(g.value)]);
+        for (const l of table(grow)) out(`  ${l}`);
+      }
       if (p.values.log === true) for (const r of rejectionReport(session, true)) out(r);
       if (p.values.disasm === true) {
         const { disassembleNumbered } = await import('../../engine/asm/disassembler.js');
@@ -667,7 +701,7 @@ export async function runRun(args: string[]): Promise<number> {
   try {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'missing FILE.o' : `unexpected argument '${positionals[1]}'`);
     const file = positionals[0];
-    const obj = readObject(file);
+    const obj = readObject(file, values.set);
     const vm = createVm();
     io = instantiate(obj, vm, { verify: values['no-verify'] !== true });
     const ip = values.prog !== undefined ? io.programs.find((x) => x.prog.name === values.prog) : io.programs[0];

@@ -4,9 +4,9 @@
 // caller's job (cli/commands/prog-elf.ts; engine/elf/instantiate.ts).
 
 import { basename } from 'node:path';
-import { parseBtf, type Btf } from './btf.js';
+import { parseBtf, Btf, BtfKind } from './btf.js';
 import { ElfError } from './errors.js';
-import { parseElf, type ElfFile } from './elf-file.js';
+import { parseElf, STB_LOCAL, STT_OBJECT, type ElfFile } from './elf-file.js';
 import { assignRecordTypes, collectBtfMaps, collectDataMaps, type ElfMap } from './maps.js';
 import { collectPrograms, type ElfProgram } from './programs.js';
 import { parseLineInfo, type LineInfo } from './lines.js';
@@ -19,6 +19,7 @@ export type { AttachInfo } from './attach.js';
 export { lineAt, formatLine, type LineInfo } from './lines.js';
 export { KNOWN_HOOKS, attachInfo } from './attach.js';
 export { Btf, BtfKind } from './btf.js';
+export { setGlobal } from './globals.js';
 
 /** The shape engine/program.ts loads (kept structurally identical; see ProgramSpec there). */
 export interface ElfProgramSpec {
@@ -30,6 +31,17 @@ export interface ElfProgramSpec {
   license?: string;
 }
 
+/** A global variable of a data section (.data, .rodata, .bss, ...), settable before load. */
+export interface ElfGlobal {
+  name: string;
+  /** Index of its data map in `maps`, and its place in the map's value. */
+  map: number;
+  offset: number;
+  size: number;
+  /** BTF type of the variable, when the object has BTF. */
+  type?: number;
+}
+
 export interface ElfObject {
   /** Object name: the file's base name without `.o` (libbpf's obj->name). */
   name: string;
@@ -38,6 +50,8 @@ export interface ElfObject {
   gpl: boolean;
   maps: ElfMap[];
   programs: ElfProgram[];
+  /** Global variables in data sections, like libbpf's skeleton exposes them. */
+  globals: ElfGlobal[];
   btf: Btf | undefined;
   /** Things that did not stop loading but a user should know. */
   warnings: string[];
@@ -97,7 +111,18 @@ function loadInner(bytes: Uint8Array, opts: LoadElfOptions): ElfObject {
   } else {
     warnings.push("no 'license' section: GPL-only helpers (probe_read*, trace_printk, ...) will be rejected");
   }
-  return { name, license, gpl: licenseIsGpl(license), maps, programs, btf, warnings, size: bytes.length };
+  const globals: ElfGlobal[] = [];
+  maps.forEach((m, i) => {
+    if (m.kind !== 'data') return;
+    for (const sym of elf.symbols) {
+      // Global symbols only: function-scoped statics (`prog.____fmt`) are not the user's settings.
+      if (sym.shndx !== m.sectionIndex || sym.type !== STT_OBJECT || sym.name === '' || sym.bind === STB_LOCAL) continue;
+      if (sym.value + sym.size > m.def.valueSize) continue;
+      const v = btf?.types.find((t) => t.kind === BtfKind.Var && t.name === sym.name);
+      globals.push({ name: sym.name, map: i, offset: sym.value, size: sym.size, type: v?.sizeOrType });
+    }
+  });
+  return { name, license, gpl: licenseIsGpl(license), maps, programs, globals, btf, warnings, size: bytes.length };
 }
 
 function objectName(fileName: string | undefined): string {

@@ -35,9 +35,15 @@ int count_exec(void *ctx)
   return 0;
 }
 
+/* Count one connect in every `sample_every` (initialised data: .data); set before load. */
+u32 sample_every = 1;
+u32 connects_seen = 0;
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int count_connect(struct sys_enter_connect_args *ctx)
 {
+  if (__sync_fetch_and_add(&connects_seen, 1) % sample_every != 0)
+    return 0;
   struct sockaddr_in sa = {};
   if (bpf_probe_read_user(&sa, sizeof(sa), ctx->uservaddr) < 0)
     return 0;

@@ -34,6 +34,7 @@ import {
   scOfSize,
   scSext,
   scZext32,
+  sync,
   branchTaken,
   negate,
   refine,
@@ -615,9 +616,6 @@ class Checker {
         if (write && !(off >= 48 && off < 68 && size === 4)) bad();
         break;
       }
-      case 'raw':
-        if (off < 0 || off + size > this.opts.ctxSize) bad();
-        break;
     }
     if (!write) this.maxCtx = Math.max(this.maxCtx, off + size);
     return UNKNOWN;
@@ -915,6 +913,10 @@ class Checker {
     switch (proto.ret) {
       case RetType.Integer:
         f.regs[0] = UNKNOWN;
+        // do_refine_retval_range: string reads return at most the buffer size (or -errno),
+        // get_smp_processor_id a CPU number (Kestrel VMs have at most 1024 CPUs).
+        if (proto.id === 114 || proto.id === 115) f.regs[0] = scalarReg(sync({ ...SC_UNKNOWN, smin: -4095n, smax: meta.sizeMax, s32min: -4095n, s32max: meta.sizeMax }));
+        else if (proto.id === 8) f.regs[0] = scalarReg(sync({ ...SC_UNKNOWN, umin: 0n, umax: 1023n }));
         break;
       case RetType.Void:
         f.regs[0] = NOT_INIT;
@@ -935,8 +937,8 @@ class Checker {
     return i + 1;
   }
 
-  private checkArgs(st: State, f: Frame, proto: HelperProto, i: number): { map: number; release: number; callback: number; allocSize: number; constKey: number } {
-    const meta = { map: -1, release: 0, callback: -1, allocSize: 0, constKey: -1 };
+  private checkArgs(st: State, f: Frame, proto: HelperProto, i: number): { map: number; release: number; callback: number; allocSize: number; constKey: number; sizeMax: bigint } {
+    const meta = { map: -1, release: 0, callback: -1, allocSize: 0, constKey: -1, sizeMax: 0n };
     const expected = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
     for (let k = 0; k < proto.args.length; k++) {
       const regno = k + 1;
@@ -974,6 +976,7 @@ class Checker {
           if (s.smin < 0n) this.fail(i, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
           if (s.umin === 0n && !zeroOk) this.fail(i, `R${regno} invalid zero-sized read: u64=[${s.umin},${s.umax}]`);
           if (s.umax >= BigInt(MAX_VAR_OFF)) this.fail(i, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+          meta.sizeMax = s.umax;
           const memReg = f.regs[regno - 1];
           const write = proto.args[k - 1] === ArgType.UninitMem;
           if (s.umax > 0n) this.helperMem(st, memReg, regno - 1, Number(s.umax), write, i);

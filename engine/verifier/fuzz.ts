@@ -135,9 +135,9 @@ export function generateProgram(rng: Rng): string {
       case 5: {
         // stack spill and fill (sometimes of an unwritten slot)
         const off = 8 * (1 + rng.int(8));
-        out.push(`stxdw [r10-${off}], ${sreg()}`);
+        out.push(`stx${rng.pick(['dw', 'dw', 'w', 'h', 'b'])} [r10-${off}], ${sreg()}`);
         const roff = rng.chance(0.85) ? off : 8 * (1 + rng.int(8));
-        out.push(`ldx${rng.pick(['dw', 'w', 'b'])} ${sreg()}, [r10-${roff}]`);
+        out.push(`ldx${rng.pick(['dw', 'w', 'b', 'sw', 'sb', 'h'])} ${sreg()}, [r10-${roff}]`);
         break;
       }
       case 6: {

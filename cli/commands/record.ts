@@ -9,12 +9,14 @@ import { loadScenarios } from '../../collectors/simulate/pack.js';
 import { Simulator } from '../../collectors/simulate/runner.js';
 import { straceSource, StraceError } from '../../collectors/strace/source.js';
 import { procfsSource } from '../../collectors/procfs.js';
+import { openSource } from '../../collectors/sources.js';
+import { existsSync } from 'node:fs';
 import { parseDuration } from '../../config/units.js';
 import {
   interruptSignal, loadCliConfig, openOutput, positiveNumber, reportError, UsageError,
 } from '../../collectors/cli-support.js';
 
-const HELP = `usage: kestrel record [-o FILE] [--from simulate|strace|procfs] [options] [-- CMD ARGS...]
+const HELP = `usage: kestrel record [-o FILE] [--from simulate|strace|procfs|replay] [options] [-- CMD ARGS...]
 
 Writes events as Kestrel NDJSON to FILE (default standard output); a summary goes to stderr.
 
@@ -22,6 +24,7 @@ sources:
   --from simulate   scenarios (positionals or --scenario; default: the configured ones)
   --from strace     run CMD under strace (after --), or --pid PID
   --from procfs     poll /proc (every --interval; Ctrl-C, --duration or --count stops)
+  --from replay     convert a recorded FILE (--format tetragon: a Tetragon export) to Kestrel NDJSON
   (default: the config's source.type)
 
 options:
@@ -34,6 +37,7 @@ options:
   --realtime        simulate: wall-clock timestamps and real-time pacing
   --pid PID         strace: attach to a running process
   --interval D      procfs: poll interval (default: config source.interval)
+  --format F        replay: kestrel (default) or tetragon
   -c, --config FILE kestrel.yaml
   -h, --help
 Exit codes: 0 recorded (for strace: the command's status), 2 usage, input or configuration errors.`;
@@ -59,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
         realtime: { type: 'boolean' },
         pid: { type: 'string' },
         interval: { type: 'string' },
+        format: { type: 'string' },
         config: { type: 'string', short: 'c' },
         db: { type: 'string' },
         rules: { type: 'string', short: 'r', multiple: true },
@@ -75,8 +80,10 @@ export async function run(args: string[]): Promise<number> {
   }
   try {
     const cfg = loadCliConfig(values.config, values.db, values.rules);
-    const from = values.from ?? (cfg.source.type === 'replay' ? 'simulate' : cfg.source.type);
-    if (from !== 'simulate' && from !== 'strace' && from !== 'procfs') throw new UsageError(`--from must be simulate, strace or procfs, got '${from}'`);
+    const from = values.from ?? cfg.source.type;
+    if (from !== 'simulate' && from !== 'strace' && from !== 'procfs' && from !== 'replay') {
+      throw new UsageError(`--from must be simulate, strace, procfs or replay, got '${from}'`);
+    }
     const count = positiveNumber('--count', values.count) ?? cfg.source.count;
     const durationMs = values.duration === undefined ? cfg.source.duration : parseDuration(values.duration);
     if (values.duration !== undefined && durationMs === undefined) throw new UsageError(`--duration: cannot read '${values.duration}'`);
@@ -108,6 +115,15 @@ export async function run(args: string[]): Promise<number> {
       ac.signal.addEventListener('abort', () => s.stop());
       source = session.events;
       exitCode = async () => (await s.exited).code;
+    } else if (from === 'replay') {
+      const format = values.format ?? cfg.source.format;
+      if (format !== 'kestrel' && format !== 'tetragon') throw new UsageError(`--format must be kestrel or tetragon, got '${format}'`);
+      const path = positionals[0] ?? cfg.source.path;
+      if (path === undefined || positionals.length > 1) throw new UsageError('--from replay needs one input file');
+      if (path !== '-' && !existsSync(path)) throw new UsageError(`cannot read ${path}: no such file`);
+      source = openSource({ ...cfg.source, type: 'replay', path, format }, ac.signal, {
+        onBadLine: (e) => process.stderr.write(`kestrel record: ${e.message} (line skipped)\n`),
+      }).events;
     } else {
       const interval = values.interval === undefined ? cfg.source.interval : parseDuration(values.interval);
       if (interval === undefined) throw new UsageError(`--interval: cannot read '${values.interval}'`);

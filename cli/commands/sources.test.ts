@@ -118,6 +118,18 @@ describe('kestrel record', () => {
   });
 });
 
+describe('kestrel record --from replay', () => {
+  it('converts a Tetragon export to Kestrel NDJSON', async () => {
+    const f = join(dir, 'tg.ndjson');
+    const r = await cli(record, '--from', 'replay', '--format', 'tetragon', '-o', f, TETRAGON);
+    expect(r.code).toBe(0);
+    const evs = parseEventsText(readFileSync(f, 'utf8'));
+    expect(evs).toHaveLength(13);
+    expect(evs.filter((e) => e.type === 'exec' && e.synthetic === true)).toHaveLength(3);
+    expect(r.err).toMatch(/tetragon-export\.json:16:\d+: invalid JSON/);
+  });
+});
+
 describe('kestrel run', () => {
   it("shows sh, ls and true of sh -c 'ls /; exec true' and returns the command's status", async () => {
     const r = await cli(runCmd, '--no-rules', '--', 'sh', '-c', 'ls / >/dev/null; exec true');

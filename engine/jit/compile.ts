@@ -28,6 +28,8 @@ import { Code, F64, I32, I64, ModuleBuilder, Op, type FuncType } from './wasm.js
 export const HELPER_TAIL_CALL = 12;
 export const HELPER_LOOP = 181;
 const BPF_MAX_LOOPS = 8 * 1024 * 1024;
+/** V8's limit on one function's body (kV8MaxWasmFunctionSize). */
+const MAX_WASM_FUNCTION_BYTES = 7_654_321;
 const EINVAL = 22;
 const E2BIG = 7;
 
@@ -297,6 +299,9 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     };
     if (cfg.reducible && !opts.forceDispatch) emitStructured(cfg, c, em);
     else emitDispatch(cfg, c, em, L.label);
+    if (c.len > MAX_WASM_FUNCTION_BYTES) {
+      throw new JitCompileError(start, `function of ${end - start} instructions needs ${c.len} bytes of wasm, over V8's ${MAX_WASM_FUNCTION_BYTES}`);
+    }
     m.defineFunction(fnIndexOfStart.get(start) as number, EXTRA_LOCALS, c);
     functions.push({ start, end, blocks: cfg.order.length, reducible: cfg.reducible });
   });

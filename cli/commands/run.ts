@@ -3,6 +3,8 @@
 // matched (on stderr, so the command's own output stays clean), and exits with the command's status.
 
 import { parseArgs } from 'node:util';
+import { accessSync, constants, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { straceSource, StraceError } from '../../collectors/strace/source.js';
 import { formatEvent } from '../../collectors/ndjson.js';
 import {
@@ -25,8 +27,8 @@ options:
   --db FILE         SQLite path (used once the alert store is connected)
   --json | --ndjson machine-readable output
   -h, --help
-Exit codes: the command's own exit status (128+N when killed by signal N); 2 when it could not
-be started or the rules/configuration are bad.`;
+Exit codes: the command's own exit status (128+N when killed by signal N); 127 when the command
+is not found; 2 when strace cannot run or the rules/configuration are bad.`;
 
 export async function run(args: string[]): Promise<number> {
   // Everything from the first non-option (or after --) belongs to the command: `kestrel run sh -c x`
@@ -67,6 +69,10 @@ export async function run(args: string[]): Promise<number> {
     const pid = values.pid === undefined ? undefined : Number(values.pid);
     if (pid !== undefined && !(Number.isInteger(pid) && pid > 0)) throw new UsageError(`--pid must be a process id, got '${values.pid}'`);
     if ((command.length === 0) === (pid === undefined)) throw new UsageError(`give a command to run or --pid\n${HELP}`);
+    if (command.length > 0 && findExecutable(command[0]) === undefined) {
+      process.stderr.write(`kestrel run: ${command[0]}: command not found\n`);
+      return 127;
+    }
     const mode = outputMode(values.json, values.ndjson);
     const cfg = loadCliConfig(values.config, values.db, values.rules);
     const pipeline = values['no-rules'] === true ? undefined : pipelineFromConfig(cfg);
@@ -112,4 +118,22 @@ export function splitCommand(args: readonly string[]): { own: string[]; command:
     if (VALUE_OPTIONS.has(a)) i++; // skip its value
   }
   return { own: [...args], command: [] };
+}
+
+/** execvp's lookup: a path with a slash as is, else the first executable of that name on PATH. */
+export function findExecutable(name: string, path = process.env['PATH'] ?? '/usr/bin:/bin'): string | undefined {
+  const ok = (p: string): boolean => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes('/')) return ok(name) ? name : undefined;
+  for (const dir of path.split(':')) {
+    const p = join(dir === '' ? '.' : dir, name);
+    if (ok(p)) return p;
+  }
+  return undefined;
 }

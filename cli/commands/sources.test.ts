@@ -140,5 +140,8 @@ describe('kestrel run', () => {
     const s = await cli(runCmd, '--no-rules', '-o', join(dir, 'run.ndjson'), 'sh', '-c', 'exit 5');
     expect(s.code).toBe(5);
     expect(parseEventsText(readFileSync(join(dir, 'run.ndjson'), 'utf8')).map((e) => e.type)).toEqual(['exec', 'exit']);
+    const nf = await cli(runCmd, '--no-rules', 'no-such-command-here');
+    expect(nf.code).toBe(127);
+    expect(nf.err).toContain('no-such-command-here: command not found');
   });
 });

@@ -35,11 +35,11 @@ import {
   BPF_MUL,
   BPF_RSH,
 } from '../../engine/isa.js';
-import { KP } from '../../collectors/kernel/maps.js';
+import { KDP, KP, KS } from '../../collectors/kernel/maps.js';
 import type { TCheck, TExpr, TField, TFieldExpr, TValue } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg, type Size } from './emit.js';
-import { AF_INET, AF_INET6, AF_UNIX, CONN, MAX_ANCESTORS, SA, Unsupported, accessFor, type Access, type Base, type StrShape } from './fields.js';
+import { AF_INET, AF_INET6, AF_UNIX, CONN, MAX_ANCESTORS, SA, Unsupported, accessFor, type Access, type Base, type Side, type StrShape } from './fields.js';
 import {
   alternatives,
   compileDfa,
@@ -71,6 +71,7 @@ export const MISSING_PARENT = 1;
 export const MISSING_CONTAINER = 2;
 
 const HELPER_MAP_LOOKUP = 1;
+const HELPER_PID_TGID = 14;
 const HELPER_PROBE_READ_KERNEL = 113;
 const HELPER_LOOP = 181;
 
@@ -182,6 +183,23 @@ export class CheckCompiler {
       this.e.ja(constCheck(c.op, acc.value, values) ? t : f);
       return;
     }
+    const multi = ((acc.t === 'str' || acc.t === 'int') && acc.base.kind === 'anyAncestor') || ((acc.t === 'ip' || acc.t === 'port') && acc.side === 'either');
+    if (multi && c.op === '!=') {
+      // A field with several values: `!=` holds when it has values and none is equal (libsinsp:
+      // fd.ip != X means neither end is X; proc.aname != X means no ancestor is X).
+      const eq: TCheck = { ...c, op: '=' };
+      this.withExits(t, f, (lt, lf) => {
+        const present = this.e.label();
+        if (acc.t === 'ip' || acc.t === 'port') {
+          const build = acc.t === 'port' ? (sd: 'server' | 'client', m: Label): void => this.loadPort(sd, m) : (sd: 'server' | 'client', m: Label): void => this.buildAddrKey(sd, m);
+          this.sides('either', build, (yes) => this.e.ja(yes), present, lf);
+        } else this.loadBase({ kind: 'ancestor', depth: 1 }, lf);
+        this.e.bind(present);
+        if (acc.t === 'ip' || acc.t === 'port') this.onRecord(acc, eq, values, lf, lt);
+        else this.anyAncestor((rt, rf) => this.onRecord(acc, eq, values, rt, rf), lf, lt);
+      });
+      return;
+    }
     this.withExits(t, f, (lt, lf) => {
       if (acc.t === 'str' && acc.base.kind === 'anyAncestor') {
         this.anyAncestor((rt, rf) => this.onRecord(acc, c, values, rt, rf), lt, lf);
@@ -242,11 +260,17 @@ export class CheckCompiler {
       case 'family':
         this.familyCheck(acc.view, c, values, t, f);
         return;
-      case 'sip':
-        this.sipCheck(c, values, t, f);
+      case 'ip':
+        this.sides(acc.side, (side, missing) => this.buildAddrKey(side, missing), (yes, no) => this.ipCompare(c, values, yes, no), t, f);
         return;
-      case 'sport':
-        this.sportCheck(c, values, t, f);
+      case 'port':
+        this.sides(acc.side, (side, missing) => this.loadPort(side, missing), (yes, no) => this.numCompare(0, false, c, values, yes, no), t, f);
+        return;
+      case 'dnsname':
+        this.dnsNameCheck(acc.side, c, values, t, f);
+        return;
+      case 'l4proto':
+        this.l4protoCheck(c, values, t, f);
         return;
       default:
         throw new Unsupported(`${c.lhs.kind === 'field' ? c.lhs.name : ''} cannot be compared with ${c.op} yet`);
@@ -262,7 +286,17 @@ export class CheckCompiler {
       this.e.ldx(1, 0, 7, acc.off);
       this.e.jmp(BPF_JGT, 0, { imm: 1 }, f);
     }
-    if (acc.t === 'sip' || acc.t === 'sport') {
+    if (acc.t === 'ip' || acc.t === 'port' || acc.t === 'dnsname') {
+      const side = acc.side;
+      const build = acc.t === 'port' ? (sd: 'server' | 'client', m: Label): void => this.loadPort(sd, m) : (sd: 'server' | 'client', m: Label): void => this.buildAddrKey(sd, m);
+      if (acc.t === 'dnsname') {
+        this.buildAddrKey(acc.side, f);
+        this.lookupKey(this.maps.index('kestrel_dns'), FP_KEY128, f);
+      } else this.sides(side, build, (yes) => this.e.ja(yes), t, f);
+      this.e.ja(t);
+      return;
+    }
+    if (acc.t === 'l4proto') {
       this.connFamily(0);
       this.e.jmp(BPF_JEQ, 0, { imm: AF_UNIX }, f);
     }
@@ -311,16 +345,10 @@ export class CheckCompiler {
         e.mov(7, 0);
         return;
       }
-      case 'dns': {
-        this.buildSipKey(missing);
-        e.ldMap(1, this.maps.index('kestrel_dns'));
-        e.mov(2, 10);
-        e.alu64(BPF_ADD, 2, { imm: FP_KEY128 });
-        e.call(HELPER_MAP_LOOKUP);
-        e.jmp(BPF_JEQ, 0, { imm: 0 }, missing);
+      case 'sock':
+        this.lookupSock(missing);
         e.mov(7, 0);
         return;
-      }
       case 'ctx':
         e.mov(7, 6);
         return;
@@ -423,41 +451,6 @@ export class CheckCompiler {
     this.e.ja(other ? t : f);
   }
 
-  private sipCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
-    const e = this.e;
-    this.connFamily(2);
-    const negate = c.op === '!=';
-    if (!['=', '==', '!=', 'in'].includes(c.op)) throw new Unsupported(`fd IP fields do not support ${c.op}`);
-    const hit = negate ? f : t;
-    const miss = negate ? t : f;
-    const notIp = e.label();
-    e.jmp(BPF_JEQ, 2, { imm: AF_UNIX }, f);
-    for (const v of values) {
-      if (v.kind !== 'ip' && v.kind !== 'net') throw new Unsupported(`fd IP fields compare with addresses and networks, not ${v.kind}`);
-      const prefix = v.kind === 'net' ? v.prefix : v.bytes.length * 8;
-      const next = e.label();
-      if (v.bytes.length === 4) {
-        e.jmp(BPF_JNE, 2, { imm: AF_INET }, next);
-        e.ldx(4, 3, 1, CONN.sockaddr + SA.in4);
-        this.maskedCompare(3, v.bytes, 0, prefix, next);
-        e.ja(hit);
-      } else {
-        e.jmp(BPF_JNE, 2, { imm: AF_INET6 }, next);
-        e.ldx(4, 3, 1, CONN.sockaddr + SA.in6);
-        for (let w = 0; w < 4; w++) {
-          const bits = Math.max(0, Math.min(32, prefix - 32 * w));
-          if (bits === 0) break;
-          e.ldx(4, 3, 1, CONN.sockaddr + SA.in6 + 4 * w);
-          this.maskedCompare(3, v.bytes, 4 * w, bits, next);
-        }
-        e.ja(hit);
-      }
-      e.bind(next);
-    }
-    e.bind(notIp);
-    e.ja(miss);
-  }
-
   /** Jump to `mismatch` unless the first `bits` of the u32 in `reg` (network order bytes) equal bytes[off..off+4). */
   private maskedCompare(reg: Reg, bytes: Uint8Array, off: number, bits: number, mismatch: Label): void {
     const e = this.e;
@@ -474,10 +467,66 @@ export class CheckCompiler {
     e.jmp32(BPF_JNE, reg, { imm: (word & mask) | 0 }, mismatch);
   }
 
-  private sportCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+  /**
+   * Evaluate a check on one end of the connection, or on each end in turn (fd.ip, fd.port:
+   * the check holds when it holds for either end). An end without a value is skipped.
+   */
+  private sides(side: Side, build: (side: 'server' | 'client', missing: Label) => void, body: (t: Label, f: Label) => void, t: Label, f: Label): void {
     const e = this.e;
+    const order: ('server' | 'client')[] = side === 'either' ? ['client', 'server'] : [side];
+    order.forEach((sd, i) => {
+      const next = i === order.length - 1 ? f : e.label();
+      build(sd, next);
+      body(t, next);
+      if (next !== f) e.bind(next);
+    });
+  }
+
+  /** lookup(map, fp+keyOff) into r0, or jump to `missing`. */
+  private lookupKey(mapIdx: number, keyOff: number, missing: Label): void {
+    const e = this.e;
+    e.ldMap(1, mapIdx);
+    e.mov(2, 10);
+    e.alu64(BPF_ADD, 2, { imm: keyOff });
+    e.call(HELPER_MAP_LOOKUP);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, missing);
+  }
+
+  /** r0 = this task's kestrel_socks entry (the connection's local end), or jump to `missing`. */
+  private lookupSock(missing: Label): void {
+    const e = this.e;
+    e.call(HELPER_PID_TGID);
+    e.stx(8, 10, FP_KEY64, 0);
+    this.lookupKey(this.maps.index('kestrel_socks'), FP_KEY64, missing);
+    e.ldx(2, 1, 0, KS.family);
+    e.jmp(BPF_JEQ, 1, { imm: AF_UNIX }, missing);
+    e.jmp(BPF_JEQ, 1, { imm: 0 }, missing);
+  }
+
+  /** The end's address as 16 bytes (IPv4 as ::ffff:a.b.c.d) at fp+FP_KEY128, or jump to `missing`. */
+  private buildAddrKey(side: 'server' | 'client', missing: Label): void {
+    const e = this.e;
+    if (side === 'server') {
+      this.buildSipKey(missing);
+      return;
+    }
+    this.lookupSock(missing);
+    e.ldx(8, 1, 0, KS.laddr);
+    e.stx(8, 10, FP_KEY128, 1);
+    e.ldx(8, 1, 0, KS.laddr + 8);
+    e.stx(8, 10, FP_KEY128 + 8, 1);
+  }
+
+  /** r0 = the end's port in host order, or jump to `missing`. */
+  private loadPort(side: 'server' | 'client', missing: Label): void {
+    const e = this.e;
+    if (side === 'client') {
+      this.lookupSock(missing);
+      e.ldx(2, 0, 0, KS.lport);
+      return;
+    }
     this.connFamily(2);
-    e.jmp(BPF_JEQ, 2, { imm: AF_UNIX }, f);
+    e.jmp(BPF_JEQ, 2, { imm: AF_UNIX }, missing);
     e.ldx(2, 0, 1, CONN.sockaddr + SA.port);
     // be16 → host order
     e.mov(3, 0);
@@ -485,7 +534,71 @@ export class CheckCompiler {
     e.alu64(BPF_AND, 0, { imm: 0xff });
     e.alu64(BPF_LSH, 0, { imm: 8 });
     e.alu64(0x40 /* OR */, 0, 3);
-    this.numCompare(0, false, c, values, t, f);
+  }
+
+  /** Compare the 16-byte address at fp+FP_KEY128 with addresses and networks (=, !=, in). */
+  private ipCompare(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    if (!['=', '==', '!=', 'in', 'intersects'].includes(c.op)) throw new Unsupported(`fd IP fields do not support ${c.op}`);
+    const negate = c.op === '!=';
+    const hit = negate ? f : t;
+    const miss = negate ? t : f;
+    for (const v of values) {
+      if (v.kind !== 'ip' && v.kind !== 'net') throw new Unsupported(`fd IP fields compare with addresses and networks, not ${v.kind}`);
+      const mapped = v.bytes.length === 4 ? Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v.bytes]) : v.bytes;
+      const prefix = (v.kind === 'net' ? v.prefix : v.bytes.length * 8) + (v.bytes.length === 4 ? 96 : 0);
+      const next = e.label();
+      for (let w = 0; w < 4; w++) {
+        const bits = Math.max(0, Math.min(32, prefix - 32 * w));
+        if (bits === 0) break;
+        e.ldx(4, 3, 10, FP_KEY128 + 4 * w);
+        this.maskedCompare(3, mapped, 4 * w, bits, next);
+      }
+      e.ja(hit);
+      e.bind(next);
+    }
+    e.ja(miss);
+  }
+
+  /**
+   * fd.sip.name = X / in (...): is X one of the names DNS gave the address? One lookup per name in
+   * kestrel_dns_names, keyed by (address, name).
+   */
+  private dnsNameCheck(side: 'server' | 'client', c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    if (!['=', '==', 'in', 'intersects'].includes(c.op)) throw new Unsupported(`${c.lhs.kind === 'field' ? c.lhs.name : 'DNS name fields'} supports =, in and exists (a name is one of several)`);
+    this.buildAddrKey(side, f);
+    const KEY = FP_KEY128 - KDP.keySize - 8;
+    e.ldx(8, 1, 10, FP_KEY128);
+    e.stx(8, 10, KEY + KDP.addr, 1);
+    e.ldx(8, 1, 10, FP_KEY128 + 8);
+    e.stx(8, 10, KEY + KDP.addr + 8, 1);
+    for (const v of values) {
+      const name = Buffer.from(v.kind === 'string' ? v.value.toLowerCase().replace(/\.$/, '') : '', 'utf8');
+      if (name.length === 0 || name.length > KDP.nameSize - 1) continue;
+      const padded = new Uint8Array(KDP.nameSize);
+      padded.set(name);
+      for (let o = 0; o < KDP.nameSize; o += 4) e.st(4, 10, KEY + KDP.name + o, Number(leWord(padded, o, 4)) | 0);
+      const next = e.label();
+      this.lookupKey(this.maps.index('kestrel_dns_names'), KEY, next);
+      e.ja(t);
+      e.bind(next);
+    }
+    e.ja(f);
+  }
+
+  private l4protoCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+    const e = this.e;
+    const done = e.label();
+    this.lookupSock(f);
+    e.ldx(1, 1, 0, KS.proto);
+    const names: Record<number, string> = { 6: 'tcp', 17: 'udp' };
+    for (const [num, name] of Object.entries(names)) {
+      const ok = stringSetCheck(c.op, name, values);
+      e.jmp(BPF_JEQ, 1, { imm: Number(num) }, ok ? t : f);
+    }
+    e.bind(done);
+    e.ja(f);
   }
 
   // ---------------------------------------------------------------- scalars

@@ -3,7 +3,7 @@
 // The layouts are the simulated kernel's (collectors/kernel/maps.ts) and Linux's (tracepoint
 // contexts, sockaddr).
 
-import { KC, KP, KP_F_MEMFD, KP_F_UPPER_LAYER, KU, KD } from '../../collectors/kernel/maps.js';
+import { KC, KP, KP_F_MEMFD, KP_F_UPPER_LAYER, KU } from '../../collectors/kernel/maps.js';
 import type { TField } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 
@@ -22,10 +22,13 @@ export type Base =
   | { kind: 'ctx' }
   /** the connect arguments stashed by the sys_enter_connect program */
   | { kind: 'conn' }
-  /** DNS name of the server address */
-  | { kind: 'dns' };
+  /** the task's kestrel_socks entry: the local end of its connection */
+  | { kind: 'sock' };
 
 export const MAX_ANCESTORS = 8;
+
+/** Which end of a connection: server (remote), client (local), or either (fd.ip, fd.port). */
+export type Side = 'server' | 'client' | 'either';
 
 /** How the bytes of a string field are found. */
 export type StrShape =
@@ -56,10 +59,14 @@ export type Access =
   | { t: 'ret'; view: 'raw' | 'res' | 'failed' | 'connected' }
   /** connect: address family view */
   | { t: 'family'; view: 'type' | 'typechar' | 'sockfamily' }
-  /** connect: server (destination) address, 4 or 16 bytes */
-  | { t: 'sip' }
-  /** connect: server port (host order) */
-  | { t: 'sport' }
+  /** connect: an endpoint's address (server = destination; client = local end; either = fd.ip) */
+  | { t: 'ip'; side: Side }
+  /** connect: an endpoint's port (host order) */
+  | { t: 'port'; side: Side }
+  /** connect: the names DNS gave an endpoint's address (fd.sip.name) */
+  | { t: 'dnsname'; side: 'server' | 'client' }
+  /** connect: tcp or udp */
+  | { t: 'l4proto' }
   /** connect: unix socket path or formatted name */
   | { t: 'unixpath' }
   /** a constant for this hook (fd.name_changed = true, fd.is_server = false, evt.source) */
@@ -271,13 +278,31 @@ export function accessFor(f: TField, hook: Hook): Access {
       case 'fd.rip':
       case 'fd.snet':
       case 'fd.rnet':
-        return { t: 'sip' };
+        return { t: 'ip', side: 'server' };
+      case 'fd.cip':
+      case 'fd.lip':
+      case 'fd.cnet':
+      case 'fd.lnet':
+        return { t: 'ip', side: 'client' };
+      case 'fd.ip':
+      case 'fd.net':
+        return { t: 'ip', side: 'either' };
       case 'fd.sport':
       case 'fd.rport':
-        return { t: 'sport' };
+        return { t: 'port', side: 'server' };
+      case 'fd.cport':
+      case 'fd.lport':
+        return { t: 'port', side: 'client' };
+      case 'fd.port':
+        return { t: 'port', side: 'either' };
       case 'fd.sip.name':
       case 'fd.rip.name':
-        return cstr({ kind: 'dns' }, KD.name, KD.nameSize);
+        return { t: 'dnsname', side: 'server' };
+      case 'fd.cip.name':
+      case 'fd.lip.name':
+        return { t: 'dnsname', side: 'client' };
+      case 'fd.l4proto':
+        return { t: 'l4proto' };
       default:
         break;
     }

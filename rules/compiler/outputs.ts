@@ -3,7 +3,7 @@
 // sockaddr, integers) into the record — "carriers" — and `deriveOutputs` formats them in user
 // space the way Falco does (proc.cmdline = name + args, fd.sip from the sockaddr, ...).
 
-import { KC, KP } from '../../collectors/kernel/maps.js';
+import { KC, KP, KS } from '../../collectors/kernel/maps.js';
 import {
   KIND_BYTES,
   KIND_I64,
@@ -211,16 +211,12 @@ function planAccess(plan: OutputPlan, acc: Access, hook: Hook): Deriver | undefi
       };
     }
     case 'family':
-    case 'sip':
-    case 'sport':
     case 'unixpath': {
       if (hook !== 'connect') return () => null;
-      const k = add(plan, carrier({ kind: 'conn' }, CONN.sockaddr, CONN.size - CONN.sockaddr, KIND_BYTES));
+      const k = add(plan, sockaddrCarrier());
       return (g) => {
         const sa = sockaddr(g(k));
         if (sa === undefined) return null;
-        if (acc.t === 'sip') return sa.ip ?? null;
-        if (acc.t === 'sport') return sa.family === AF_UNIX ? null : sa.port;
         if (acc.t === 'unixpath') return sa.path ?? null;
         const names: Record<string, Record<number, string>> = {
           type: { [AF_INET]: 'ipv4', [AF_INET6]: 'ipv6', [AF_UNIX]: 'unix' },
@@ -230,7 +226,53 @@ function planAccess(plan: OutputPlan, acc: Access, hook: Hook): Deriver | undefi
         return names[acc.view][sa.family] ?? null;
       };
     }
+    case 'ip':
+    case 'port': {
+      if (hook !== 'connect') return () => null;
+      const end = endpoint(plan, acc.side === 'client' ? 'client' : 'server');
+      return (g) => {
+        const ep = end(g);
+        if (ep === undefined) return null;
+        return acc.t === 'ip' ? ep.ip ?? null : ep.port ?? null;
+      };
+    }
+    case 'l4proto': {
+      if (hook !== 'connect') return () => null;
+      const k = add(plan, carrier({ kind: 'sock' }, KS.proto, 1, KIND_U32));
+      return (g) => (g(k) === 6 ? 'tcp' : g(k) === 17 ? 'udp' : null);
+    }
+    case 'dnsname':
+      // The names of an address are a set in the kernel (kestrel_dns_names); the alert side
+      // resolves them from its own table when it renders.
+      return undefined;
   }
+}
+
+function sockaddrCarrier(): Carrier {
+  return carrier({ kind: 'conn' }, CONN.sockaddr, CONN.size - CONN.sockaddr, KIND_BYTES);
+}
+
+/** How to read one end of the connection from the record: server from the sockaddr, client from kestrel_socks. */
+function endpoint(plan: OutputPlan, side: 'server' | 'client'): (g: Get) => { ip?: string; port?: number; family: number } | undefined {
+  if (side === 'server') {
+    const k = add(plan, sockaddrCarrier());
+    return (g) => {
+      const sa = sockaddr(g(k));
+      return sa === undefined || sa.family === AF_UNIX ? undefined : sa;
+    };
+  }
+  const k = add(plan, carrier({ kind: 'sock' }, 0, KS.size, KIND_BYTES));
+  return (g) => {
+    const b = hexBytes(g(k));
+    if (b === undefined || b.length < KS.size) return undefined;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const family = dv.getUint16(KS.family, true);
+    if (family !== AF_INET && family !== AF_INET6) return undefined;
+    const a = b.subarray(KS.laddr, KS.laddr + 16);
+    const v4 = a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff;
+    const ip = v4 ? Array.from(a.subarray(12)).join('.') : compressV6(Array.from({ length: 8 }, (_x, i) => ((a[2 * i] << 8) | a[2 * i + 1]).toString(16)));
+    return { family, ip, port: dv.getUint16(KS.lport, true) };
+  };
 }
 
 /** The carriers and derivations for a rule's output fields on one hook. */
@@ -248,15 +290,19 @@ export function planOutputs(fields: readonly string[], hook: Hook, plan: OutputP
       });
       continue;
     }
-    if (name === 'fd.name' || name === 'evt.arg.tuple') {
+    if (name === 'fd.name' || name === 'fd.nameraw' || name === 'evt.arg.tuple') {
       if (hook !== 'connect') continue;
-      const k = add(plan, carrier({ kind: 'conn' }, CONN.sockaddr, CONN.size - CONN.sockaddr, KIND_BYTES));
+      const k = add(plan, sockaddrCarrier());
+      const client = endpoint(plan, 'client');
       plan.derive.set(name, (g) => {
         const sa = sockaddr(g(k));
         if (sa === undefined) return null;
         if (sa.family === AF_UNIX) return sa.path ?? null;
         if (sa.ip === undefined) return null;
-        return sa.family === AF_INET6 ? `->[${sa.ip}]:${sa.port}` : `->${sa.ip}:${sa.port}`;
+        const fmt = (ip: string, port: number): string => (sa.family === AF_INET6 ? `[${ip}]:${port}` : `${ip}:${port}`);
+        const c = client(g);
+        const local = fmt(c?.ip ?? (sa.family === AF_INET6 ? '::' : '0.0.0.0'), c?.port ?? 0);
+        return `${local}->${fmt(sa.ip, sa.port)}`;
       });
       continue;
     }

@@ -49,7 +49,7 @@ export interface FuncCfg {
   /** Block ids in reverse postorder (reachable blocks only). */
   order: number[];
   reducible: boolean;
-  /** Dominator-tree depth bound, used to decide whether structuring is safe to recurse. */
+  /** Depth of the dominator tree (diagnostics). */
   maxDepth: number;
 }
 

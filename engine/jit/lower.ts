@@ -29,7 +29,6 @@ import {
   BPF_JSGT,
   BPF_JSLE,
   BPF_JSLT,
-  BPF_LDX,
   BPF_LOAD_ACQ,
   BPF_LSH,
   BPF_MEM,
@@ -402,12 +401,4 @@ export function lowerCond(c: Code, i: Insn, pc: number): void {
   const cmp = (wide ? CMP64 : CMP32)[code];
   if (cmp === undefined) throw new JitCompileError(pc, `unsupported jump opcode 0x${i.opcode.toString(16)}`);
   c.op(cmp);
-}
-
-export function isLoad(op: number): boolean {
-  return (op & 7) === BPF_LDX;
-}
-
-export function isStore(op: number): boolean {
-  return (op & 7) === BPF_ST || (op & 7) === BPF_STX;
 }

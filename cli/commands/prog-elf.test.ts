@@ -260,6 +260,43 @@ describe('the JIT runs the C programs like the interpreter', () => {
   });
 });
 
+describe('hostile code in an object', () => {
+  it('mutated program bytes are rejected or run without an exception escaping', () => {
+    const src = compileExample('execsnoop').bytes;
+    const d = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    const shoff = Number(d.getBigUint64(40, true));
+    // Section 3 is the program's code (see elf.test.ts); mutate only its instruction bytes.
+    const codeOff = Number(d.getBigUint64(shoff + 3 * 64 + 24, true));
+    const codeLen = Number(d.getBigUint64(shoff + 3 * 64 + 32, true));
+    let seed = 0x2545f491;
+    const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), seed >>> 8);
+    let rejected = 0;
+    let ran = 0;
+    for (let i = 0; i < 40; i++) {
+      const b = src.slice();
+      for (let k = 0; k < 1 + (rnd() % 3); k++) b[codeOff + (rnd() % codeLen)] = rnd() & 0xff;
+      let obj: ElfObject;
+      try {
+        obj = loadElf(b, { fileName: `m${i}.o` });
+      } catch (e) {
+        expect(e).toBeInstanceOf(Error);
+        expect((e as Error).name).toBe('ElfError');
+        rejected++;
+        continue;
+      }
+      const s = new ElfSession(obj, { maxVerifyInsns: 20_000 });
+      if (s.io.programs[0].loaded === undefined) rejected++;
+      else ran++;
+      for (const ev of events()) s.handle(ev);
+      s.close();
+    }
+    expect(rejected + ran).toBe(40);
+    // With this seed: 36 rejected (ELF or verifier), 4 verified and ran on the events.
+    expect(rejected).toBeGreaterThan(0);
+    expect(ran).toBeGreaterThan(0);
+  });
+});
+
 describe('kestrel prog load|show', () => {
   it('load --from replay prints records and trace lines', async () => {
     const f = eventsFile();

@@ -59,6 +59,8 @@ export interface ElfSessionOptions {
   exec?: ExecMode;
   /** Where JIT fallbacks are reported. */
   log?: (msg: string) => void;
+  /** Verifier budget (processed instructions). */
+  maxVerifyInsns?: number;
 }
 
 interface Reader {
@@ -86,7 +88,7 @@ export class ElfSession {
   ) {
     this.emit = opts.onOutput ?? ((l) => this.output.push(l));
     this.vm = createVm();
-    this.io = instantiate(obj, this.vm, { verify: opts.noVerify !== true });
+    this.io = instantiate(obj, this.vm, { verify: opts.noVerify !== true, maxInsns: opts.maxVerifyInsns });
     this.kernel = new SimKernel<InstantiatedProgram>({
       mem: this.vm.mem,
       executor: (ip, env, ctxAddr, ctxSize) => this.execute(ip, env, ctxAddr, ctxSize),

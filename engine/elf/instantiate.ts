@@ -45,6 +45,8 @@ export interface InstantiateOptions {
   verify?: boolean;
   /** Verifier log level for rejections. */
   logLevel?: 0 | 1 | 2;
+  /** Verifier budget of processed instructions (default Linux's 1,000,000). */
+  maxInsns?: number;
 }
 
 /** Array maps expose their value address as `valueAddress(index)`; lddw src 2 wants `valueAddr(offset)`. */
@@ -142,6 +144,7 @@ export function instantiate(obj: ElfObject, vm: Vm, opts: InstantiateOptions = {
         maps: spec.maps,
         gpl: obj.gpl,
         logLevel: opts.logLevel ?? 1,
+        maxInsns: opts.maxInsns,
       });
       if (!ip.verdict.ok) {
         const e = ip.verdict.error;

@@ -161,6 +161,48 @@ describe('JIT control flow beyond jumps', () => {
     expect(r0(run(J.w, J.a, jit(J.a, 16), ctxWithIndex(0)))).toBe(34n + 1000n);
   });
 
+  it('a tail call from a subprogram runs the target in that frame and returns to its caller', () => {
+    const A = `
+.map jt prog_array key=4 value=4 entries=4
+  stdw [r10-8], 11
+  mov r6, r1
+  call local sub
+  ldxdw r1, [r10-8]
+  lsh r0, 8
+  add r0, r1
+  exit
+sub:
+  stdw [r10-8], 22
+  lddw r2, map:jt
+  mov r3, 1
+  call 12
+  mov r0, 5
+  exit
+`;
+    const B = `
+.map jt prog_array key=4 value=4 entries=4
+  stdw [r10-16], 33
+  ldxdw r0, [r10-16]
+  exit
+`;
+    const make = (): { w: World; a: LoadedProgram; b: LoadedProgram } => {
+      const w = world();
+      const a = w.load(A, 'sub-tail-a');
+      const b = w.load(B, 'sub-tail-b');
+      (w.maps.get('jt') as unknown as ProgArrayMap<LoadedProgram>).setProg(1, b);
+      return { w, a, b };
+    };
+    const I = make();
+    const J = make();
+    const ri = run(I.w, I.a, 'interp', new Uint8Array(8));
+    const rj = run(J.w, J.a, jit(J.a, 8), new Uint8Array(8));
+    expect(ri.fault).toBeUndefined();
+    expect(r0(rj)).toBe(r0(ri));
+    expect(r0(rj)).toBe((33n << 8n) + 11n); // the target's r0 came back to main; main's frame intact
+    expect(rj.instructions).toBe(ri.instructions);
+    expect(memDiff(I.w.rt.mem, J.w.rt.mem)).toBe(-1);
+  });
+
   it('compiles tail-call targets on demand through the verifier', () => {
     const J = tailWorld();
     const ja = jit(J.a, 16); // b is not compiled yet

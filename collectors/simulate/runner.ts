@@ -89,7 +89,8 @@ class Instance {
   }
 
   private event(o: Raw): KestrelEvent {
-    return eventFromObject({ ts: this.sim.now, ...o });
+    o['ts'] = this.sim.now;
+    return eventFromObject(o);
   }
 
   private *spawn(
@@ -107,7 +108,7 @@ class Instance {
     // A real process is forked first; state-only records need no fork.
     if (!synthetic) yield this.event({ type: 'fork', pid: ppid, child: pid });
     // Credentials and cwd are inherited from the parent (fork copies them), else root at /.
-    const o: Raw = { uid: parent?.uid ?? 0, gid: parent?.gid ?? 0, cwd: parent?.cwd ?? '/', ...f, type: 'exec', pid, ppid };
+    const o: Raw = Object.assign({ uid: parent?.uid ?? 0, gid: parent?.gid ?? 0, cwd: parent?.cwd ?? '/' }, f, { type: 'exec', pid, ppid });
     if (o['argv'] === undefined) o['argv'] = [String(o['exe']).split('/').pop() ?? String(o['exe'])];
     if (container !== undefined) {
       o['container'] = this.ref(container);
@@ -167,7 +168,7 @@ class Instance {
         const p = this.names.get(s.process as string);
         if (p === undefined) return; // ended, or created in a branch not taken
         const f = resolveValue(s.fields, rng, i) as Raw;
-        const o: Raw = { ...f, type: 'exec', pid: p.pid };
+        const o: Raw = Object.assign({}, f, { type: 'exec', pid: p.pid });
         if (o['argv'] === undefined) o['argv'] = [String(o['exe']).split('/').pop() ?? ''];
         const ev = this.event(o);
         if (ev.type === 'exec' && (ev.ret ?? 0) === 0) {
@@ -193,20 +194,20 @@ class Instance {
         if (p === undefined) return;
         this.names.delete(s.process);
         this.alive.delete(p.pid);
-        yield this.event({ ...(resolveValue(s.fields, rng, i) as Raw), type: 'exit', pid: p.pid });
+        yield this.event(Object.assign({}, resolveValue(s.fields, rng, i) as Raw, { type: 'exit', pid: p.pid }));
         return;
       }
       case 'connect': {
         const p = this.names.get(s.process);
         if (p === undefined) return;
         const f = resolveValue(s.fields, rng, i) as Raw;
-        yield this.event({ family: 'inet', ...f, type: 'connect', pid: p.pid });
+        yield this.event(Object.assign({ family: 'inet' }, f, { type: 'connect', pid: p.pid }));
         return;
       }
       case 'dns': {
         const p = s.process === undefined ? undefined : this.names.get(s.process);
         const f = resolveValue(s.fields, rng, i) as Raw;
-        yield this.event({ ...f, type: 'dns', pid: p?.pid ?? 1 });
+        yield this.event(Object.assign({}, f, { type: 'dns', pid: p?.pid ?? 1 }));
         return;
       }
     }
@@ -299,7 +300,8 @@ export class Simulator {
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       else if (n % 1024 === 0) await new Promise((r) => setImmediate(r));
       n++;
-      yield { ...ev, ts: nowNs() };
+      ev.ts = nowNs();
+      yield ev;
     }
   }
 }

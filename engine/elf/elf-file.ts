@@ -81,6 +81,8 @@ export interface Relocation {
 export interface ElfFile {
   sections: Section[];
   symbols: ElfSymbol[];
+  /** Symbols grouped by section index (so lookups stay linear in the file size). */
+  symbolsBySection: Map<number, ElfSymbol[]>;
   /** REL sections by the index of the section they patch. */
   relsFor: Map<number, Relocation[]>;
 }
@@ -169,7 +171,13 @@ export function parseElf(u8: Uint8Array): ElfFile {
     list.push(...rels);
     relsFor.set(s.info, list);
   }
-  return { sections, symbols, relsFor };
+  const symbolsBySection = new Map<number, ElfSymbol[]>();
+  for (const sym of symbols) {
+    const l = symbolsBySection.get(sym.shndx);
+    if (l === undefined) symbolsBySection.set(sym.shndx, [sym]);
+    else l.push(sym);
+  }
+  return { sections, symbols, symbolsBySection, relsFor };
 }
 
 function readSymbols(b: Bytes, sections: Section[]): ElfSymbol[] {

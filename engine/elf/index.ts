@@ -114,11 +114,11 @@ function loadInner(bytes: Uint8Array, opts: LoadElfOptions): ElfObject {
   const globals: ElfGlobal[] = [];
   maps.forEach((m, i) => {
     if (m.kind !== 'data') return;
-    for (const sym of elf.symbols) {
+    for (const sym of elf.symbolsBySection.get(m.sectionIndex) ?? []) {
       // Global symbols only: function-scoped statics (`prog.____fmt`) are not the user's settings.
       if (sym.shndx !== m.sectionIndex || sym.type !== STT_OBJECT || sym.name === '' || sym.bind === STB_LOCAL) continue;
       if (sym.value + sym.size > m.def.valueSize) continue;
-      const v = btf?.types.find((t) => t.kind === BtfKind.Var && t.name === sym.name);
+      const v = btf?.find(sym.name, BtfKind.Var);
       globals.push({ name: sym.name, map: i, offset: sym.value, size: sym.size, type: v?.sizeOrType });
     }
   });

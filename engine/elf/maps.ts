@@ -98,6 +98,8 @@ export function collectBtfMaps(elf: ElfFile, btf: Btf | undefined): ElfMap[] {
   if (ds === undefined) throw new ElfError("BTF has no DATASEC '.maps' describing the maps section");
   const out: ElfMap[] = [];
   const seen = new Set<string>();
+  const symByName = new Map<string, number>();
+  for (const sym of elf.symbolsBySection.get(sec.index) ?? []) if (!symByName.has(sym.name)) symByName.set(sym.name, sym.value);
   for (const vi of ds.secinfos ?? []) {
     const v = btf.get(vi.type);
     if (v.kind !== BtfKind.Var) throw new ElfError(`.maps: entry type ${vi.type} is not a variable`);
@@ -105,11 +107,11 @@ export function collectBtfMaps(elf: ElfFile, btf: Btf | undefined): ElfMap[] {
     if (seen.has(name)) throw new ElfError(`.maps: map '${name}' declared twice`);
     seen.add(name);
     // clang leaves DATASEC offsets for the loader to fill from the symbol table, as libbpf does.
-    const sym = elf.symbols.find((s) => s.name === name && s.shndx === sec.index);
-    if (sym === undefined) throw new ElfError(`map '${name}': no symbol in section '.maps'`);
+    const symValue = symByName.get(name);
+    if (symValue === undefined) throw new ElfError(`map '${name}': no symbol in section '.maps'`);
     const st = btf.skipMods(v.sizeOrType);
     if (st.kind !== BtfKind.Struct) throw new ElfError(`map '${name}': definition is ${btf.describe(v.sizeOrType)}, not a struct`);
-    out.push(parseMapDef(btf, name, st, sec, sym.value));
+    out.push(parseMapDef(btf, name, st, sec, symValue));
   }
   return out;
 }

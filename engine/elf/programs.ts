@@ -67,6 +67,9 @@ type Reloc =
 interface Ctx {
   elf: ElfFile;
   maps: ElfMap[];
+  /** `${section}:${offset}` of a BTF-defined map → its index; data section → its map index. */
+  btfMapAt: Map<string, number>;
+  dataMapOf: Map<number, number>;
   textIndex: number;
   funcsBySection: Map<number, ElfFunc[]>;
   relocsBySection: Map<number, Map<number, Reloc>>;
@@ -84,8 +87,8 @@ export function collectFunctions(elf: ElfFile): Map<number, ElfFunc[]> {
     if (sec.type !== SHT_PROGBITS || sec.data.length !== sec.size) throw new ElfError(`code section '${sec.name}' is not PROGBITS (type ${sec.type})`);
     if (sec.size % INSN !== 0) throw new ElfError(`section '${sec.name}': size ${sec.size} is not a multiple of ${INSN}`);
     const funcs: ElfFunc[] = [];
-    for (const sym of elf.symbols) {
-      if (sym.type !== STT_FUNC || sym.shndx !== sec.index) continue;
+    for (const sym of elf.symbolsBySection.get(sec.index) ?? []) {
+      if (sym.type !== STT_FUNC) continue;
       if (sym.value % INSN !== 0 || sym.size % INSN !== 0 || sym.value + sym.size > sec.size) {
         throw new ElfError(`function '${sym.name}' in '${sec.name}': bad value/size 0x${sym.value.toString(16)}/${sym.size} (section has ${sec.size} bytes)`);
       }
@@ -134,12 +137,12 @@ function resolveRelocs(c: Omit<Ctx, 'relocsBySection' | 'lineInfo'>, sec: Sectio
     }
     if (src !== 0) throw new ElfError(`${where}: relocated lddw has src ${src}, want 0`);
     if (target.name === '.maps') {
-      const m = c.maps.findIndex((x) => x.kind === 'btf' && x.sectionIndex === sym.shndx && x.offset === sym.value);
+      const m = c.btfMapAt.get(`${sym.shndx}:${sym.value}`) ?? -1;
       if (m < 0) throw new ElfError(`${where}: symbol '${name}' does not name a map in '.maps'`);
       out.set(idx, { kind: 'map', map: m });
       continue;
     }
-    const m = c.maps.findIndex((x) => x.kind === 'data' && x.sectionIndex === sym.shndx);
+    const m = c.dataMapOf.get(sym.shndx) ?? -1;
     if (m >= 0) {
       if (sym.type !== STT_SECTION && sym.value >= c.maps[m].def.valueSize) {
         throw new ElfError(`${where}: variable '${name}' at offset ${sym.value} lies outside '${target.name}'`);
@@ -262,9 +265,16 @@ function link(c: Ctx, main: ElfFunc, budget: { left: number }): Omit<ElfProgram,
   for (const p of patches) p.apply(d);
   const lines: LineInfo[] = [];
   for (const { f, out } of pieces) {
-    for (const l of c.lineInfo.get(f.section.name) ?? []) {
-      if (l.insn >= f.start && l.insn < f.start + f.count) lines.push({ ...l, insn: out + l.insn - f.start });
+    const list = c.lineInfo.get(f.section.name) ?? [];
+    // The list is sorted: find the function's first record, then walk only its own records.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].insn < f.start) lo = mid + 1;
+      else hi = mid;
     }
+    for (let k = lo; k < list.length && list[k].insn < f.start + f.count; k++) lines.push({ ...list[k], insn: out + list[k].insn - f.start });
   }
   lines.sort((x, y) => x.insn - y.insn);
   return {
@@ -285,7 +295,13 @@ function setLddw(d: DataView, at: number, src: number, imm: number, imm2: number
 
 export function collectPrograms(elf: ElfFile, maps: ElfMap[], lineInfo: Map<string, LineInfo[]> = new Map()): ElfProgram[] {
   const text = elf.sections.find((s) => s.name === '.text');
-  const base = { elf, maps, textIndex: text?.index ?? -1, funcsBySection: collectFunctions(elf) };
+  const btfMapAt = new Map<string, number>();
+  const dataMapOf = new Map<number, number>();
+  maps.forEach((m, i) => {
+    if (m.kind === 'btf' && !btfMapAt.has(`${m.sectionIndex}:${m.offset}`)) btfMapAt.set(`${m.sectionIndex}:${m.offset}`, i);
+    if (m.kind === 'data' && !dataMapOf.has(m.sectionIndex)) dataMapOf.set(m.sectionIndex, i);
+  });
+  const base = { elf, maps, btfMapAt, dataMapOf, textIndex: text?.index ?? -1, funcsBySection: collectFunctions(elf) };
   const relocsBySection = new Map<number, Map<number, Reloc>>();
   for (const secIndex of base.funcsBySection.keys()) relocsBySection.set(secIndex, resolveRelocs(base, elf.sections[secIndex]));
   // Relocations aimed at non-code sections must not patch code we never look at.

@@ -15,6 +15,7 @@ import { jitRunner } from '../../engine/jit/index.js';
 import { RingBufConsumer } from '../../engine/maps/index.js';
 import { createAlertEngine, dropCounterReader, ringSource, type AlertEngine, type RingSource } from '../../alerts/engine.js';
 import { compiledRuleOptions } from '../../alerts/compiled.js';
+import { processTableEnricher } from '../../alerts/enrich.js';
 import { HDR_RULE_ID } from '../../alerts/record-format.js';
 import type { KestrelEvent } from '../../collectors/events.js';
 import { openSource, type EventSource } from './sources.js';
@@ -112,6 +113,7 @@ export class Service {
       webhooks: cfg.webhooks,
       logger: this.log,
       hostname: cfg.hostname ?? osHostname(),
+      enricher: processTableEnricher(this.ek.kernel.table),
       // Records carry bpf_ktime_get_ns(): the kernel's clock since its (simulated) boot.
       clock: (ktime) => ktime + this.ek.kernel.env.bootWallNs,
     });

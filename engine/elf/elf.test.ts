@@ -173,6 +173,33 @@ char LICENSE[] SEC("license") = "MIT";
   });
 });
 
+describe('ELF loader scale', () => {
+  it('loads an object with 300 programs, 100 maps and a shared subprogram quickly', async () => {
+    const { compileC, examplesDir } = await import('./compile.js');
+    const { writeFileSync, mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-elf-'));
+    const parts = [`#include "${examplesDir()}/kestrel_bpf.h"`, 'static __noinline u64 mix(u64 x) { return x * 31 + 7; }'];
+    for (let m = 0; m < 100; m++) parts.push(`struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, u32); __type(value, u64); } m${m} SEC(".maps");`);
+    for (let p = 0; p < 300; p++) {
+      parts.push(`SEC("tracepoint/syscalls/sys_enter_execve") int p${p}(void *ctx) { u32 k = 0; u64 *v = bpf_map_lookup_elem(&m${p % 100}, &k); if (v) *v = mix(*v); return 0; }`);
+    }
+    parts.push('char LICENSE[] SEC("license") = "GPL";');
+    const src = join(dir, 'many.c');
+    writeFileSync(src, parts.join('\n'));
+    const bytes = new Uint8Array(readFileSync(compileC(src, dir)));
+    const t0 = performance.now();
+    const o = loadElf(bytes, { fileName: 'many.o' });
+    const ms = performance.now() - t0;
+    expect(o.programs).toHaveLength(300);
+    expect(o.maps).toHaveLength(100);
+    expect(o.programs.every((p) => p.subprograms.length === 1 && p.subprograms[0].name === 'mix')).toBe(true);
+    expect(o.programs[123].mapRefs.map((r) => o.maps[r.map].def.name)).toEqual(['m23']);
+    expect(ms).toBeLessThan(3000);
+  });
+});
+
 describe('ELF loader errors', () => {
   it('rejects non-ELF, wrong class, wrong machine and truncated files with ElfError', () => {
     const good = raw.get('hello') ?? new Uint8Array();

@@ -19,6 +19,8 @@ describe('procfs', () => {
       'inet6',
     );
     expect(v6[0]).toMatchObject({ local: '::1', remote: '2001:db8::1', remotePort: 443, state: 2, inode: 777 });
+    const mapped = parseProcNetTcp('h\n   0: 0000000000000000FFFF00000100007F:1F90 0000000000000000FFFF0000040302C6:0050 01 0:0 0:0 0 0 0 9 1\n', 'inet6');
+    expect(mapped[0]).toMatchObject({ family: 'inet', local: '127.0.0.1', remote: '198.2.3.4', remotePort: 80 });
   });
 
   it('sees a process start and end, and its outbound connection', async () => {

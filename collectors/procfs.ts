@@ -60,14 +60,23 @@ export function parseProcNetTcp(text: string, family: 'inet' | 'inet6'): TcpEntr
     if (f.length < 10) continue;
     const [la, lp] = f[1].split(':');
     const [ra, rp] = f[2].split(':');
+    let local = decodeAddr(la);
+    let remote = decodeAddr(ra);
+    let fam = family;
+    // A v4 peer on a dual-stack socket (::ffff:a.b.c.d) is an IPv4 connection.
+    if (family === 'inet6' && remote.startsWith('::ffff:') && remote.includes('.')) {
+      fam = 'inet';
+      remote = remote.slice(7);
+      if (local.startsWith('::ffff:')) local = local.slice(7);
+    }
     out.push({
-      local: decodeAddr(la),
+      local,
       localPort: parseInt(lp, 16),
-      remote: decodeAddr(ra),
+      remote,
       remotePort: parseInt(rp, 16),
       state: parseInt(f[3], 16),
       inode: Number(f[9]),
-      family,
+      family: fam,
     });
   }
   return out;

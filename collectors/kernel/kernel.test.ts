@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VmMemory } from '../../engine/memory.js';
 import type { ExecEnv } from '../../engine/runtime.js';
 import { SimKernel, KILLED_EXIT_CODE, type KernelMap } from './kernel.js';
-import type { HookName } from './hooks.js';
+import { hookByName, type HookName } from './hooks.js';
 import { KP, KP_F_CONTAINER, KP_F_EXITED, KC, readStr, u32Key, u64Key, KP_NAME, KC_NAME, KU_NAME, KD_NAME, dnsKey } from './maps.js';
 import { cgroupIdFor } from '../process-table.js';
 import type { KestrelEvent } from '../events.js';
@@ -181,6 +181,29 @@ describe('SimKernel hooks', () => {
     });
     k.handle({ type: 'connect', ts: 1n, pid: 5, family: 'inet', daddr: '1.2.3.4', dport: 80 });
     expect(ok).toBe(true);
+  });
+});
+
+describe('hook names', () => {
+  it('accepts the tracepoint, tp/ and bare forms and rejects others', () => {
+    expect(hookByName('tracepoint/syscalls/sys_enter_execve')).toBe('tracepoint/syscalls/sys_enter_execve');
+    expect(hookByName('tp/sched/sched_process_exec')).toBe('tracepoint/sched/sched_process_exec');
+    expect(hookByName('syscalls/sys_exit_connect')).toBe('tracepoint/syscalls/sys_exit_connect');
+    expect(hookByName('kprobe/__x64_sys_connect')).toBe('kprobe/__x64_sys_connect');
+    expect(hookByName('kprobe/do_sys_open')).toBeUndefined();
+    expect(hookByName('tracepoint/syscalls/sys_enter_openat')).toBeUndefined();
+  });
+  it('detaches by hook', () => {
+    const { k } = setup();
+    let n = 0;
+    const p: Prog = () => void n++;
+    k.attach('tracepoint/syscalls/sys_enter_connect', p);
+    k.attach('tracepoint/syscalls/sys_enter_connect', p); // once only
+    k.handle({ type: 'connect', ts: 1n, pid: 1, family: 'inet', daddr: '1.1.1.1', dport: 1 });
+    expect(k.detach('tracepoint/syscalls/sys_enter_connect', p)).toBe(true);
+    expect(k.detach('tracepoint/syscalls/sys_enter_connect', p)).toBe(false);
+    k.handle({ type: 'connect', ts: 2n, pid: 1, family: 'inet', daddr: '1.1.1.1', dport: 1 });
+    expect(n).toBe(1);
   });
 });
 

@@ -815,12 +815,12 @@ class Checker {
 
   /** Give a register new bounds, and every scalar linked to it by id the same (find_equal_scalars). */
   private setScalar(st: State, f: Frame, regno: number, old: Reg, s: Sc): void {
-    f.regs[regno] = { ...old, s };
+    f.regs[regno] = withS(old, s);
     if (old.id === 0) return;
     for (const fr of st.frames) {
       for (let r = 0; r < 11; r++) {
         const v = fr.regs[r];
-        if (v.type === T.Scalar && v.id === old.id) fr.regs[r] = { ...v, s };
+        if (v.type === T.Scalar && v.id === old.id) fr.regs[r] = withS(v, s);
       }
       for (let k = 0; k < fr.slots.length; k++) {
         const sl = fr.slots[k];
@@ -1105,6 +1105,10 @@ class Checker {
     cb.frames.push({ regs, slots: new Array(64).fill(EMPTY_SLOT), retTo: i + 1, subprog: this.structure.subprogOf[cbStart], callback: true, cbRefs: cb.refs.map((r) => r.id) });
     this.push(p, stack, cb, cbStart, i);
   }
+}
+
+function withS(r: Reg, s: Sc): Reg {
+  return { type: r.type, s, off: r.off, id: r.id, ref: r.ref, map: r.map, size: r.size, frame: r.frame };
 }
 
 /** Every initialised non-pointer byte of a frame's stack becomes unknown data. */

@@ -190,7 +190,7 @@ export function sync(s: Sc): Sc {
     if (s.umin <= c.umin && c.umax <= s.umax && s.smin <= c.smin && c.smax <= s.smax && s.u32min <= c.u32min && c.u32max <= s.u32max && s.s32min <= c.s32min && c.s32max <= s.s32max) return c;
     return { ...c, umin: 1n, umax: 0n };
   }
-  const r: M = { ...s };
+  const r: M = { t: s.t, umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax, u32min: s.u32min, u32max: s.u32max, s32min: s.s32min, s32max: s.s32max };
   updateBounds(r);
   deduce32(r);
   deduce64(r);
@@ -671,8 +671,11 @@ function refineW(x: W, y: W, rel: Rel): [W, W] {
 }
 
 function writeBack(s: Sc, w: W, bits: 32 | 64): Sc {
-  if (bits === 64) return sync({ ...s, t: tIntersect(s.t, w.t), umin: w.umin, umax: w.umax, smin: w.smin, smax: w.smax });
-  return sync({ ...s, t: tWithSubreg(s.t, tIntersect(tSubreg(s.t), w.t)), u32min: w.umin, u32max: w.umax, s32min: w.smin, s32max: w.smax });
+  // Explicit literals (not spreads): this is the verifier's hottest allocation site.
+  if (bits === 64) {
+    return sync({ t: tIntersect(s.t, w.t), umin: w.umin, umax: w.umax, smin: w.smin, smax: w.smax, u32min: s.u32min, u32max: s.u32max, s32min: s.s32min, s32max: s.s32max });
+  }
+  return sync({ t: tWithSubreg(s.t, tIntersect(tSubreg(s.t), w.t)), umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax, u32min: w.umin, u32max: w.umax, s32min: w.smin, s32max: w.smax });
 }
 
 /** Refine both operands assuming `a rel b` holds. Results may be infeasible (check scFeasible). */

@@ -217,6 +217,16 @@ function slotSafe(old: Slot, cur: Slot, ids: IdMap, exact: boolean): boolean {
 /** Whether every concrete state described by `cur` is described by `old` (or, exact: identical). */
 export function statesCover(old: State, curS: State, exact: boolean, liveMask: (frame: number) => number = () => 0x7ff): boolean {
   if (old.frames.length !== curS.frames.length || old.refs.length !== curS.refs.length) return false;
+  // Quick reject on the innermost frame's live registers before any allocation.
+  const top = old.frames.length - 1;
+  const topLive = liveMask(top);
+  for (let r = 0; r < 11; r++) {
+    if ((topLive & (1 << r)) === 0) continue;
+    const a = old.frames[top].regs[r];
+    const b = curS.frames[top].regs[r];
+    if (a === b) continue;
+    if (exact ? !regExact(a, b) : a.type !== T.NotInit && (a.type !== b.type || (a.type === T.Scalar && !scWithin(a.s, b.s)))) return false;
+  }
   const ids = new IdMap();
   for (let f = 0; f < old.frames.length; f++) {
     const a = old.frames[f];

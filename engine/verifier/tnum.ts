@@ -16,7 +16,9 @@ export function tConst(v: bigint): Tnum {
 }
 
 function fls64(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
+  const hi = Number(x >> 32n);
+  if (hi !== 0) return 64 - Math.clz32(hi);
+  return 32 - Math.clz32(Number(x & 0xffffffffn));
 }
 
 /** The smallest tnum containing every value of [min, max] (unsigned). */

@@ -18,7 +18,7 @@ import { compiledRuleOptions } from '../../alerts/compiled.js';
 import { processTableEnricher } from '../../alerts/enrich.js';
 import { HDR_RULE_ID } from '../../alerts/record-format.js';
 import type { KestrelEvent } from '../../collectors/events.js';
-import { openSource, type EventSource } from './sources.js';
+import { openSource, type OpenedSource } from '../../collectors/sources.js';
 import type { Logger as PinoLogger } from 'pino';
 
 export class RuleSetError extends Error {}
@@ -66,7 +66,7 @@ export class Service {
   private bundle!: RuleBundle;
   private attached!: AttachedRuleSet;
   private detachRing: (() => void) | undefined;
-  private source: EventSource | undefined;
+  private source: OpenedSource | undefined;
   private loop: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private sourceDone = false;
@@ -118,11 +118,13 @@ export class Service {
       clock: (ktime) => ktime + this.ek.kernel.env.bootWallNs,
     });
     this.detachRing = this.engine.attach(this.ringOf(this.attached));
-    this.source = openSource(cfg.source, this.abort.signal, (e) => {
-      this.counters.badLines++;
-      this.log.warn({ source: cfg.source.type }, e.message);
+    this.source = openSource(cfg.source, this.abort.signal, {
+      onBadLine: (e) => {
+        this.counters.badLines++;
+        this.log.warn({ source: cfg.source.type }, e.message);
+      },
     });
-    this.log.info({ source: this.source.name, db: cfg.db, exec: cfg.engine.exec }, 'event source started');
+    this.log.info({ source: this.source.description, db: cfg.db, exec: cfg.engine.exec }, 'event source started');
     this.loop = this.pump(this.source);
   }
 
@@ -161,7 +163,7 @@ export class Service {
     };
   }
 
-  private async pump(src: EventSource): Promise<void> {
+  private async pump(src: OpenedSource): Promise<void> {
     let n = 0;
     try {
       for await (const ev of src.events) {
@@ -175,7 +177,7 @@ export class Service {
       this.log.error({ source: this.cfg.source.type }, `event source failed: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       this.sourceDone = true;
-      if (!this.stopping) this.log.info({ source: src.name }, 'event source ended');
+      if (!this.stopping) this.log.info({ source: src.description }, 'event source ended');
     }
   }
 
@@ -221,7 +223,6 @@ export class Service {
     if (this.stopping) return;
     this.stopping = true;
     this.abort.abort();
-    this.source?.stop();
     await Promise.race([this.loop, new Promise((r) => setTimeout(r, graceMs))]);
     await this.engine.close(graceMs);
     this.log.info({ events: this.counters.events }, 'stopped');

@@ -323,6 +323,19 @@ describe('kestrel prog load|show', () => {
     expect(json.at(-1)?.programs?.map((p) => p.runs)).toEqual([3, 3]);
   });
 
+  it('load --from replay --format tetragon reads a Tetragon export', async () => {
+    const c = capture();
+    let code: number;
+    try {
+      code = await run(['load', objs.get('execsnoop')?.path ?? '', '--from', 'replay', join(__dirname, '../../collectors/fixtures/tetragon-export.json'), '--format', 'tetragon', '--json']);
+    } finally {
+      c.restore();
+    }
+    expect(code).toBe(0);
+    const files = c.out.join('').trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: { filename: string } }).filter((d) => d.type === 'record').map((d) => d.data?.filename);
+    expect(files).toEqual(expect.arrayContaining(['/usr/bin/curl', '/usr/bin/nc']));
+  });
+
   it('load --from simulate runs the built-in scenarios through the programs', async () => {
     const c = capture();
     let code: number;

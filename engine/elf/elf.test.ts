@@ -200,6 +200,27 @@ describe('ELF loader scale', () => {
   });
 });
 
+describe('objects built without -g', () => {
+  it('load without BTF (with a warning) unless they declare BTF-defined maps', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { examplesDir } = await import('./compile.js');
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-elf-'));
+    const build = (name: string): Uint8Array => {
+      const out = join(dir, `${name}.o`);
+      execFileSync('clang', ['-O2', '-target', 'bpf', '-mcpu=v3', '-I/usr/include/x86_64-linux-gnu', '-c', join(examplesDir(), `${name}.c`), '-o', out]);
+      return new Uint8Array(readFileSync(out));
+    };
+    const hello = loadElf(build('hello'), { fileName: 'hello.o' });
+    expect(hello.btf).toBeUndefined();
+    expect(hello.warnings.join()).toMatch(/no \.BTF section/);
+    expect(hello.programs.map((p) => p.name)).toEqual(['hello_exec', 'hello_connect']);
+    expect(() => loadElf(build('counts'), { fileName: 'counts.o' })).toThrow(/counts\.o: section '\.maps' holds BTF-defined maps but the object has no \.BTF section \(compile with -g\)/);
+  });
+});
+
 describe('ELF loader errors', () => {
   it('rejects non-ELF, wrong class, wrong machine and truncated files with ElfError', () => {
     const good = raw.get('hello') ?? new Uint8Array();

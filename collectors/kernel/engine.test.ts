@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { assemble } from '../../engine/asm/assembler.js';
+import { verify } from '../../engine/verifier/index.js';
+import { kernelVerify } from '../../test-support/kernel-oracle.js';
+import { HOOKS } from './hooks.js';
 import { RingBufConsumer, RingBufMap } from '../../engine/maps/index.js';
 import { createEngineKernel, type FaultReport } from './engine.js';
 import type { HookName } from './hooks.js';
@@ -18,53 +24,10 @@ function drain(ek: ReturnType<typeof createEngineKernel>, name: string): Uint8Ar
   return out;
 }
 
-const EXECSNOOP = `
-.map events ringbuf key=0 value=0 entries=4096
-  mov r6, r1
-  ldxdw r3, [r6+16]        # filename (user pointer)
-  mov r1, r10
-  add r1, -128
-  mov r2, 128
-  call 114                 # bpf_probe_read_user_str
-  jsle r0, 0, out
-  mov r3, r0
-  jgt r3, 128, out
-  lddw r1, map:events
-  mov r2, r10
-  add r2, -128
-  mov r4, 0
-  call 130                 # bpf_ringbuf_output
-out:
-  mov r0, 0
-  exit
-`;
-
-const CONNSNOOP = `
-.map events ringbuf key=0 value=0 entries=4096
-  mov r6, r1
-  ldxdw r3, [r6+24]        # uservaddr
-  mov r1, r10
-  add r1, -16
-  mov r2, 16
-  call 112                 # bpf_probe_read_user
-  jne r0, 0, out
-  ldxh r7, [r10-16]        # sin_family
-  jne r7, 2, out
-  ldxh r7, [r10-14]        # sin_port, network order
-  be16 r7
-  ldxw r8, [r10-12]        # sin_addr, network order
-  stxw [r10-24], r8
-  stxw [r10-20], r7
-  lddw r1, map:events
-  mov r2, r10
-  add r2, -24
-  mov r3, 8
-  mov r4, 0
-  call 130
-out:
-  mov r0, 0
-  exit
-`;
+const EXAMPLES = fileURLToPath(new URL('./examples/', import.meta.url));
+const example = (name: string): string => readFileSync(join(EXAMPLES, name), 'utf8');
+const EXECSNOOP = example('execsnoop.s');
+const CONNSNOOP = example('connsnoop.s');
 
 describe('engine programs on the simulated kernel', () => {
   it('an execsnoop on sys_enter_execve copies the filename into a ring buffer', () => {
@@ -99,31 +62,7 @@ describe('engine programs on the simulated kernel', () => {
   });
 
   it('the execve kprobe reads arguments through the user pt_regs (probe_read_kernel)', () => {
-    const text = `
-.map events ringbuf key=0 value=0 entries=4096
-  ldxdw r3, [r1+112]       # ctx->di = struct pt_regs *regs
-  add r3, 112              # &regs->di
-  mov r1, r10
-  add r1, -8
-  mov r2, 8
-  call 113                 # bpf_probe_read_kernel(&filename, 8, &regs->di)
-  jne r0, 0, out
-  ldxdw r3, [r10-8]
-  mov r1, r10
-  add r1, -72
-  mov r2, 64
-  call 114
-  jsle r0, 0, out
-  lddw r1, map:events
-  mov r2, r10
-  add r2, -72
-  mov r3, 16
-  mov r4, 0
-  call 130
-out:
-  mov r0, 0
-  exit
-`;
+    const text = example('kprobe-execve.s');
     const ek = createEngineKernel();
     ek.attachSpec('kprobe/__x64_sys_execve', { name: 'kp', ...assemble(text), progType: 'kprobe' });
     ek.kernel.handle({ type: 'exec', ts: 1n, pid: 5, exe: '/usr/bin/kubectl', argv: ['kubectl'] });
@@ -132,29 +71,7 @@ out:
   });
 
   it('compiled programs find the kernel maps by name', () => {
-    const text = `
-.map kestrel_procs hash key=4 value=1112 entries=16384
-.map events ringbuf key=0 value=0 entries=4096
-  call 14                  # get_current_pid_tgid
-  rsh r0, 32
-  stxw [r10-4], r0
-  lddw r1, map:kestrel_procs
-  mov r2, r10
-  add r2, -4
-  call 1
-  jeq r0, 0, out
-  ldxw r7, [r0+8]          # ppid
-  stxw [r10-8], r7
-  lddw r1, map:events
-  mov r2, r10
-  add r2, -8
-  mov r3, 4
-  mov r4, 0
-  call 130
-out:
-  mov r0, 0
-  exit
-`;
+    const text = example('ppid.s');
     const ek = createEngineKernel();
     ek.attachSpec('tracepoint/syscalls/sys_exit_execve', { name: 'ppid', ...assemble(text), progType: 'tracepoint' });
     ek.kernel.handle({ type: 'exec', ts: 1n, pid: 77, ppid: 42, exe: '/bin/true', argv: ['true'] });
@@ -162,4 +79,28 @@ out:
     expect(new DataView(r.buffer).getUint32(0, true)).toBe(42);
     expect(() => ek.bindMap({ name: 'kestrel_procs', type: 1, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 })).toThrow(/kernel map/);
   });
+});
+
+describe('the example programs are real eBPF', () => {
+  const cases: [string, HookName][] = [
+    ['execsnoop.s', 'tracepoint/syscalls/sys_enter_execve'],
+    ['connsnoop.s', 'tracepoint/syscalls/sys_enter_connect'],
+    ['kprobe-execve.s', 'kprobe/__x64_sys_execve'],
+    ['ppid.s', 'tracepoint/syscalls/sys_exit_execve'],
+  ];
+  for (const [file, hook] of cases) {
+    it(`${file} passes Kestrel's verifier for ${hook}, and Linux's where bpf() is usable`, () => {
+      const a = assemble(example(file), file);
+      const info = HOOKS[hook];
+      const ours = verify(a.insns, { progType: info.progType, ctxSize: info.ctxSize, maps: a.maps, gpl: true });
+      expect({ file, ok: ours.ok, error: ours.error?.message }).toEqual({ file, ok: true, error: undefined });
+      const k = kernelVerify(a.insns, a.maps, info.progType, true);
+      if (!k.available) {
+        console.warn(`kernel oracle unavailable, Linux's verdict not checked: ${k.reason}`);
+        return;
+      }
+      if (k.ok !== true) console.error((k.log ?? '').split('\n').slice(-20).join('\n'));
+      expect({ file, kernelAccepts: k.ok }).toEqual({ file, kernelAccepts: true });
+    });
+  }
 });

@@ -64,6 +64,13 @@ describe('kestrel verify', () => {
     expect(out).toContain('attaching would fail');
   });
 
+  it('--allow-uninit-stack follows Linux for privileged loaders', async () => {
+    const f = file('u.asm', 'ldxdw r0, [r10-8]\nexit\n');
+    expect(await run([f])).toBe(1);
+    expect(out).toContain('invalid read from stack off -8+0 size 8');
+    expect(await run([f, '--allow-uninit-stack'])).toBe(0);
+  });
+
   it('verifies raw bytecode and prints JSON', async () => {
     const f = file('p.bin', assemble('mov r0, 1\nexit\n').insns);
     expect(await run([f, '--json'])).toBe(0);

@@ -22,6 +22,7 @@ registers and stack are typed, every memory access is proved in bounds, loops mu
                   (r1 = --ctx-size bytes, r2 = length)
   --ctx-size N    context bytes for --hook raw (default 64)
   --no-gpl        treat the license as non-GPL (GPL-only helpers are rejected)
+  --allow-uninit-stack  allow reads of never-written stack bytes (Linux's privileged rule)
   --json          print {file, programs: [{name, hook, ok, error, stats, log}]}
   --stats         print instructions processed, states, peak states and stack depth
   --log-level N   0: reason only, 1: failing state (default), 2: every instruction
@@ -71,6 +72,7 @@ export async function run(args: string[]): Promise<number> {
         hook: { type: 'string' },
         'ctx-size': { type: 'string' },
         'no-gpl': { type: 'boolean' },
+        'allow-uninit-stack': { type: 'boolean' },
         json: { type: 'boolean' },
         stats: { type: 'boolean' },
         'log-level': { type: 'string' },
@@ -160,7 +162,7 @@ export async function run(args: string[]): Promise<number> {
       results.push({ unit, res });
       continue;
     }
-    const res = verify(unit.insns, { progType: hc.progType, ctxSize: hc.ctxSize, maps: unit.maps, gpl: unit.gpl, logLevel: logLevel as 0 | 1 | 2 });
+    const res = verify(unit.insns, { progType: hc.progType, ctxSize: hc.ctxSize, maps: unit.maps, gpl: unit.gpl, logLevel: logLevel as 0 | 1 | 2, allowUninitStack: values['allow-uninit-stack'] === true });
     // Linux checks tracepoint context reads against the record size when attaching.
     let attachError: string | undefined;
     if (res.ok && hc.progType === 'tracepoint' && (res.maxCtxOffset ?? 0) > hc.ctxSize) {

@@ -166,6 +166,8 @@ class Checker {
   private readonly fieldsOk: Uint8Array;
   private readonly depth: number[];
   private maxCtx = 0;
+  /** Linux's privileged allow_uninit_stack (VerifyOptions.allowUninitStack). */
+  private readonly uninitOk: boolean;
   /** Registers live before each insn (./liveness.ts). */
   private readonly live: Uint16Array;
   private jumps = 0;
@@ -186,6 +188,7 @@ class Checker {
     this.fieldsOk = new Uint8Array(insns.length);
     this.depth = structure.subprogs.map(() => 0);
     this.live = liveRegs(insns);
+    this.uninitOk = opts.allowUninitStack === true;
   }
 
   private log(line: string): void {
@@ -663,7 +666,7 @@ class Checker {
     for (let a = lo; a < hi; a++) {
       const spi = (-a - 1) >> 3;
       const slot = frame.slots[spi];
-      if (slot.kinds[a + (spi + 1) * 8] === S_INVALID) this.fail(i, `invalid variable-offset read from stack R${regno} var_off=${tStr(s.t)} off=${insnOff} size=${size}`);
+      if (slot.kinds[a + (spi + 1) * 8] === S_INVALID && !this.uninitOk) this.fail(i, `invalid variable-offset read from stack R${regno} var_off=${tStr(s.t)} off=${insnOff} size=${size}`);
     }
     return UNKNOWN;
   }
@@ -732,7 +735,7 @@ class Checker {
         const k = slot.kinds[b];
         if (k === S_SPILL) spillCnt++;
         else if (k === S_ZERO) zeroCnt++;
-        else if (k === S_INVALID) this.fail(i, `invalid read from stack off ${o}+${b - b0} size ${size}`);
+        else if (k === S_INVALID && !this.uninitOk) this.fail(i, `invalid read from stack off ${o}+${b - b0} size ${size}`);
       }
       if (spillCnt === size && scIsConst(slot.spill.s) && slot.spill.s.t.v === 0n) return ZERO_REG;
       if (zeroCnt === size) return ZERO_REG;
@@ -741,7 +744,7 @@ class Checker {
     let zeros = 0;
     for (let b = b0; b < b0 + size; b++) {
       const k = slot.kinds[b];
-      if (k === S_INVALID) this.fail(i, `invalid read from stack off ${o}+${b - b0} size ${size}`);
+      if (k === S_INVALID && !this.uninitOk) this.fail(i, `invalid read from stack off ${o}+${b - b0} size ${size}`);
       if (k === S_ZERO) zeros++;
     }
     return zeros === size ? ZERO_REG : UNKNOWN;
@@ -1066,7 +1069,7 @@ class Checker {
         const frame = st.frames[reg.frame];
         for (let a = lo; a < hi; a++) {
           const spi = (-a - 1) >> 3;
-          if (frame.slots[spi].kinds[a + (spi + 1) * 8] === S_INVALID) {
+          if (frame.slots[spi].kinds[a + (spi + 1) * 8] === S_INVALID && !this.uninitOk) {
             this.fail(i, `invalid indirect read from stack R${regno} off ${lo}+${a - lo} size ${size}`);
           }
         }

@@ -19,6 +19,11 @@ export interface VerifyOptions {
   gpl?: boolean;
   /** Processed-instruction budget, default 1_000_000. */
   maxInsns?: number;
+  /**
+   * Allow reads of never-written stack bytes, as Linux does for privileged (CAP_BPF+CAP_PERFMON)
+   * loaders. Default false: Kestrel, like an unprivileged Linux loader, requires written bytes.
+   */
+  allowUninitStack?: boolean;
   /** 0: only the error, 1: the failing path's state (default), 2: every processed insn. */
   logLevel?: 0 | 1 | 2;
 }

@@ -96,6 +96,12 @@ function exercise(o: ElfObject): void {
   let maps: ReturnType<typeof createObjectMaps> = [];
   try {
     maps = createObjectMaps(o, vm);
+  } catch (e) {
+    // The shared VM's memory only grows and its free lists are exact-size, so after many odd-sized
+    // maps it can fill up: start a fresh VM (each `prog load` has its own) rather than let that
+    // turn every later mutant into an error.
+    if (e instanceof ElfError && /cannot create/.test(e.message)) vm = undefined;
+    throw e;
   } finally {
     for (const m of maps) m.close();
   }

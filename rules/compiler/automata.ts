@@ -25,7 +25,7 @@ export const START = 1;
 
 // --- regex AST --------------------------------------------------------------------------------
 
-type Re =
+export type Re =
   | { t: 'set'; bytes: Uint8Array } // 256-entry membership
   | { t: 'cat'; items: Re[] }
   | { t: 'alt'; items: Re[] }

@@ -51,6 +51,7 @@ import {
   regexRe,
   startswithRe,
   type Dfa,
+  type Re,
   PatternError,
 } from './automata.js';
 import { SCRATCH, SCRATCH_MAP, type AutomatonRef as MapAutomatonRef, type CompilerMaps } from './maps.js';
@@ -130,15 +131,25 @@ export class CheckCompiler {
         return;
       }
       case 'or': {
-        for (let i = 0; i < x.children.length; i++) {
-          if (i === x.children.length - 1) this.expr(x.children[i], t, f);
+        // String checks on the same field (`proc.cmdline contains A or proc.cmdline contains B
+        // ...`) share one automaton walk: one pass over the bytes instead of one per check.
+        const { groups, rest } = this.walkGroups(x.children);
+        const items: ((tt: Label, ff: Label) => void)[] = [
+          ...groups.map((g) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
+            this.loadBase(g.base, lf);
+            this.walk(g.shape, alternatives(g.res), lt, lf);
+          })),
+          ...rest.map((c) => (tt: Label, ff: Label) => this.expr(c, tt, ff)),
+        ];
+        for (let i = 0; i < items.length; i++) {
+          if (i === items.length - 1) items[i](t, f);
           else {
             const next = e.label();
-            this.expr(x.children[i], t, next);
+            items[i](t, next);
             e.bind(next);
           }
         }
-        if (x.children.length === 0) e.ja(f);
+        if (items.length === 0) e.ja(f);
         return;
       }
       case 'check':
@@ -163,6 +174,73 @@ export class CheckCompiler {
     this.exitTo(f);
     e.bind(lt);
     this.exitTo(t);
+  }
+
+  /** Children of an `or` that are automaton string checks, grouped by the field they read. */
+  private walkGroups(children: readonly TExpr[]): { groups: { base: Base; shape: StrShape; res: Re[] }[]; rest: TExpr[] } {
+    const byField = new Map<string, { base: Base; shape: StrShape; res: Re[]; checks: TExpr[] }>();
+    const rest: TExpr[] = [];
+    for (const c of children) {
+      const g = c.kind === 'check' ? this.walkable(c) : undefined;
+      if (g === undefined) {
+        rest.push(c);
+        continue;
+      }
+      const cur = byField.get(g.key);
+      if (cur === undefined) byField.set(g.key, { base: g.base, shape: g.shape, res: [g.re], checks: [c] });
+      else {
+        cur.res.push(g.re);
+        cur.checks.push(c);
+      }
+    }
+    const groups: { base: Base; shape: StrShape; res: Re[] }[] = [];
+    for (const g of byField.values()) {
+      if (g.res.length >= 2) groups.push(g);
+      else rest.push(...g.checks);
+    }
+    return { groups, rest };
+  }
+
+  /** A check that a DFA walk can decide, with the field it reads; undefined otherwise. */
+  private walkable(c: TCheck): { key: string; base: Base; shape: StrShape; re: Re } | undefined {
+    if (c.lhs.kind !== 'field' || c.rhs.kind !== 'values' || c.modifier !== undefined) return undefined;
+    let acc: Access;
+    try {
+      acc = accessFor(c.lhs, this.hook);
+    } catch {
+      return undefined;
+    }
+    if (acc.t !== 'str' || acc.base.kind === 'anyAncestor') return undefined;
+    const strs = c.rhs.values.map((v) => (v.kind === 'string' ? v.value : v.kind === 'pattern' ? v.text : v.kind === 'number' ? v.text : undefined));
+    if (strs.some((x) => x === undefined)) return undefined;
+    const ss = strs as string[];
+    let re: Re;
+    try {
+      switch (c.op) {
+        case 'contains':
+          re = containsRe(ss[0]);
+          break;
+        case 'icontains':
+          re = containsRe(ss[0], true);
+          break;
+        case 'endswith':
+          re = endswithRe(ss[0]);
+          break;
+        case 'glob':
+        case 'iglob':
+          re = globRe(ss[0], c.op === 'iglob');
+          break;
+        case 'regex':
+          re = regexRe(ss[0]);
+          break;
+        default:
+          return undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    const key = `${JSON.stringify(acc.base)}|${JSON.stringify(acc.shape)}`;
+    return { key, base: acc.base, shape: acc.shape, re };
   }
 
   // ---------------------------------------------------------------- checks

@@ -141,11 +141,19 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     const c = new Code(1024);
     c.gget(G.cnt).set(L.cnt).gget(G.budget).set(L.budget);
     const r0 = L.reg[0];
+    // The local counter already includes the whole current block; `rest` is how many of its
+    // instructions come after the one being compiled. The global count a call sees is exact
+    // (helpers that fail, callees that hit the budget), and the rest is added back after.
+    let rest = 0;
     const flush = (): void => {
-      c.get(L.cnt).gset(G.cnt);
+      c.get(L.cnt);
+      if (rest !== 0) c.i64c(rest).op(Op.i64_sub);
+      c.gset(G.cnt);
     };
     const reload = (): void => {
-      c.gget(G.cnt).set(L.cnt);
+      c.gget(G.cnt);
+      if (rest !== 0) c.i64c(rest).op(Op.i64_add);
+      c.set(L.cnt);
     };
     const callFn = (targetStart: number, pc: number): number => {
       const f = fnIndexOfStart.get(targetStart);
@@ -281,10 +289,13 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         c.get(L.cnt).i64c(b.count).op(Op.i64_add).tee(L.cnt).get(L.budget).op(Op.i64_gt_u);
         c.op(Op.if).u8(0x40).i32c(b.start).get(L.cnt).i64c(b.count).op(Op.i64_sub).call(budgetFault).op(Op.end);
         const stop = b.term === Term.Fall ? b.last + 1 : b.last;
-        for (let pc = b.start; pc < stop; pc++) {
+        let j = 0;
+        for (let pc = b.start; pc < stop; pc++, j++) {
+          rest = b.count - j - 1;
           lowerOne(pc);
           if (insns[pc].opcode === OP_LDDW) pc++;
         }
+        rest = 0;
         if (b.term !== Term.Fall && !isJump(insns[b.last].opcode) && b.term !== Term.Exit) {
           throw new JitCompileError(b.last, 'block ends in a non-jump');
         }

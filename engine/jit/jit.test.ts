@@ -159,10 +159,13 @@ describe('JIT code generation (hand-written programs)', () => {
   });
 
   it('reports a failing helper as a helper fault at its instruction', () => {
-    const { a, b } = both('mov r0, 0\ncall 99\nexit\n');
+    const { a, b } = both('mov r0, 0\ncall 99\nmov r0, 1\nexit\n');
     expect(a.res.fault?.kind).toBe('helper');
     expect(b.res.fault?.kind).toBe('helper');
     expect(b.res.fault?.pc).toBe(1);
+    // The count stops at the call, although the block goes on after it.
+    expect(b.res.instructions).toBe(2);
+    expect(b.res.instructions).toBe(a.res.instructions);
     expect(b.res.fault?.message).toMatch(/unknown helper 99/);
   });
 });

@@ -318,8 +318,9 @@ verify its programs, attach each one to the hook its SEC() names, and run it on 
 Prints bpf_trace_printk lines as trace_pipe shows them, and ring-buffer / perf-buffer records
 (decoded with the object's BTF record struct when it names one, --record-type to choose, else hex).
 --set NAME=VALUE sets a global variable (.rodata/.data/.bss; a number, or a string for char
-arrays) before load, like a libbpf skeleton. --exec jit compiles verified programs to WebAssembly (falling back to the interpreter, with the
-reason, when one cannot be compiled). --json prints one JSON object per line. Exit: 0 ok, 1 a program was rejected or faulted, 2 bad input.`;
+arrays) before load, like a libbpf skeleton. --exec jit compiles verified programs to WebAssembly
+(falling back to the interpreter, with the reason, when one cannot be compiled). --json prints
+one JSON object per line. Exit: 0 ok, 1 a program was rejected or faulted, 2 bad input.`;
 
 const HELP_SHOW = `usage: kestrel prog show FILE.o|FILE.c [--disasm] [--log] [--json] [--set NAME=VALUE]... [--from ... as in prog load]
 

@@ -267,6 +267,17 @@ export interface SourceSpec {
   seed?: number;
 }
 
+/** Cheap checks of a source before programs are verified and attached (which can take a while). */
+function checkSource(spec: SourceSpec): void {
+  if (spec.from === 'replay') {
+    if (spec.file === undefined) throw new UsageError('--from replay needs a FILE (or - for standard input)');
+    if (spec.file !== '-' && !existsSync(spec.file)) throw new UsageError(`${spec.file}: no such file`);
+  }
+  if (spec.from === 'strace' && (spec.command === undefined || spec.command.length === 0)) {
+    throw new UsageError('--from strace needs a command after --');
+  }
+}
+
 async function openSource(spec: SourceSpec, onError: (e: EventFormatError) => void): Promise<EventSource> {
   if (spec.from === 'replay') {
     const file = spec.file;
@@ -476,6 +487,7 @@ export async function runLoad(args: string[]): Promise<number> {
   const quiet = p.values.quiet === true;
   let session: ElfSession | undefined;
   try {
+    if (p.source !== undefined) checkSource(p.source);
     const obj = readObject(p.file, p.values.set);
     for (const w of obj.warnings) err(`kestrel: ${p.file}: warning: ${w}`);
     session = new ElfSession(obj, {
@@ -549,6 +561,7 @@ export async function runShow(args: string[]): Promise<number> {
   }
   let session: ElfSession | undefined;
   try {
+    if (p.source !== undefined) checkSource(p.source);
     const obj = readObject(p.file, p.values.set);
     session = new ElfSession(obj, { noVerify: p.values['no-verify'] === true, onOutput: () => undefined });
     if (p.source !== undefined) await feed(session, p.source);

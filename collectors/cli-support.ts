@@ -85,6 +85,7 @@ export function matchPrinter(mode: OutputMode, out: NodeJS.WritableStream, showE
 }
 
 /** The rule pipeline from the config, or a clear error (exit 2). */
+/** The pipeline for a command; matches go into the store and the webhooks of the config. */
 export function pipelineFromConfig(cfg: KestrelConfig): Pipeline {
   return Pipeline.create({
     rules: cfg.rules,
@@ -92,6 +93,13 @@ export function pipelineFromConfig(cfg: KestrelConfig): Pipeline {
     hosts: cfg.dns.hosts,
     exec: cfg.engine.exec,
     ringbufSize: cfg.ringbuf_size,
+    store: {
+      db: cfg.db,
+      aggregationWindowMs: cfg.aggregation.window,
+      retention: { maxAgeMs: cfg.retention.max_age, maxIncidents: cfg.retention.max_incidents },
+      webhooks: cfg.webhooks,
+      hostname: cfg.hostname,
+    },
     log: process.env['KESTREL_DEBUG'] === undefined ? undefined : (msg) => process.stderr.write(`kestrel: ${msg}\n`),
   });
 }

@@ -10,6 +10,11 @@ import { compiledRunner, type CompiledRunner } from '../rules/compiler/harness.j
 import { renderOutput } from '../rules/output.js';
 import { interpret } from './kernel/engine.js';
 import { jitRunner } from '../engine/jit/index.js';
+import { hostname } from 'node:os';
+import { createAlertEngine, type AlertEngine, type AlertEngineOptions } from '../alerts/engine.js';
+import { AlertBuilder } from '../alerts/alert.js';
+import { compiledRuleOptions } from '../alerts/compiled.js';
+import { processTableEnricher } from '../alerts/enrich.js';
 
 export interface PipelineOptions {
   /** Rule files or folders. */
@@ -21,6 +26,11 @@ export interface PipelineOptions {
   ringbufSize?: number;
   /** Engine notes (a program left on the interpreter, ...); default: dropped. */
   log?: (msg: string) => void;
+  /**
+   * Store matches as incidents (and deliver webhooks) through the alert engine, as the daemon
+   * does. The options are the engine's, without the rule table (the pipeline supplies it).
+   */
+  store?: Omit<AlertEngineOptions, 'rules' | 'derive' | 'clock' | 'enricher'>;
 }
 
 export interface Match {
@@ -56,6 +66,9 @@ export class Pipeline {
   private constructor(
     readonly compiled: CompiledRuleSet,
     readonly runner: CompiledRunner,
+    /** The alert engine matches are stored through, when the pipeline stores them. */
+    readonly alerts?: AlertEngine,
+    private readonly builder?: AlertBuilder,
   ) {}
 
   static create(opts: PipelineOptions): Pipeline {
@@ -63,7 +76,18 @@ export class Pipeline {
     if (set.errors.length > 0) throw new RulesError(set.errors.map(formatDiag).join('\n'));
     const compiled = compileRuleSet(set, { matching: opts.ruleMatching, ringbufSize: opts.ringbufSize });
     const runner = compiledRunner(compiled, { hosts: opts.hosts, run: opts.exec === 'interp' ? interpret : jitRunner({ log: opts.log ?? (() => undefined) }) });
-    return new Pipeline(compiled, runner);
+    if (opts.store === undefined) return new Pipeline(compiled, runner);
+    const rules = compiledRuleOptions(compiled);
+    const clock = (ktime: bigint): bigint => ktime + runner.ek.kernel.env.bootWallNs;
+    const enricher = processTableEnricher(runner.ek.kernel.table);
+    const alerts = createAlertEngine({ ...opts.store, ...rules, clock, enricher });
+    const builder = new AlertBuilder({ hostname: opts.store.hostname ?? hostname(), derive: rules.derive, clock, enricher });
+    return new Pipeline(compiled, runner, alerts, builder);
+  }
+
+  /** Flush stored incidents and pending webhook deliveries, then close the store. */
+  async close(graceMs = 5000): Promise<void> {
+    await this.alerts?.close(graceMs);
   }
 
   /** Run one event through the kernel; returns the matches it produced. */
@@ -81,6 +105,10 @@ export class Pipeline {
     s.decodeErrors = this.runner.decodeErrors.length;
     s.drops = this.runner.attached.ringbuf.drops;
     if (records.length === 0) return [];
+    if (this.alerts !== undefined && this.builder !== undefined) {
+      const b = this.builder;
+      this.alerts.ingest(records.map((r) => b.build(r)));
+    }
     // Render with the context of the syscall event the record came from (the first one).
     const ctx: EventContext | undefined = contexts[0]?.context;
     const out: Match[] = [];

@@ -108,6 +108,12 @@ export async function run(args: string[]): Promise<number> {
     if (malformed > 0) extra['malformed lines skipped'] = malformed;
     const sk = Object.entries(skipped).map(([k, v]) => `${k} ${v}`).join(', ');
     if (sk !== '') extra['skipped Tetragon events'] = sk;
+    await pipeline?.close();
+    if (pipeline?.alerts !== undefined) {
+      const m = pipeline.alerts.metrics();
+      extra.incidents = `${m.incidents_created} created, ${m.incidents_updated} updated`;
+      if (m.deliveries_queued > 0) extra['webhook deliveries'] = `${m.deliveries_delivered} delivered of ${m.deliveries_queued} queued`;
+    }
     printer.finish(pipeline?.summary, extra, counts);
     return 0;
   } catch (e) {

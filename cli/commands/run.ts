@@ -100,7 +100,9 @@ export async function run(args: string[]): Promise<number> {
       await out?.close();
     }
     const status = await session.exited;
-    printer.finish(pipeline?.summary, { 'exit status': status.code }, counts);
+    await pipeline?.close();
+    const am = pipeline?.alerts?.metrics();
+    printer.finish(pipeline?.summary, { ...(am === undefined ? {} : { incidents: `${am.incidents_created} created, ${am.incidents_updated} updated` }), 'exit status': status.code }, counts);
     return status.code;
   } catch (e) {
     if (e instanceof StraceError) return reportError('run', new UsageError(e.message));

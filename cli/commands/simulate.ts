@@ -93,7 +93,10 @@ export async function run(args: string[]): Promise<number> {
       stop.dispose();
     }
     const secs = (performance.now() - t0) / 1000;
+    await pipeline.close();
+    const am = pipeline.alerts?.metrics();
     printer.finish(pipeline.summary, {
+      ...(am === undefined ? {} : { incidents: `${am.incidents_created} created, ${am.incidents_updated} updated` }),
       scenarios: scenarios.map((s) => s.name).join(', ').slice(0, 400) || builtinScenarioNames().join(', '),
       seed,
       'wall time': `${secs.toFixed(2)} s (${Math.round(pipeline.summary.events / Math.max(secs, 1e-9))} events/s)`,

@@ -10,6 +10,9 @@ import { run as record } from './record.js';
 import { run as runCmd } from './run.js';
 import { parseEventsText } from '../../collectors/ndjson.js';
 
+// replay, simulate and run store their matches: keep this file's incidents out of the checkout.
+process.env.KESTREL_DB = join(mkdtempSync(join(tmpdir(), 'kestrel-src-cli-')), 'kestrel.db');
+
 type Cmd = (args: string[]) => Promise<number>;
 
 async function cli(cmd: Cmd, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -143,5 +146,27 @@ describe('kestrel run', () => {
     const nf = await cli(runCmd, '--no-rules', 'no-such-command-here');
     expect(nf.code).toBe(127);
     expect(nf.err).toContain('no-such-command-here: command not found');
+  });
+});
+
+describe('replay stores incidents', () => {
+  it('writes the matches of a replay into the store named by KESTREL_DB', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'kestrel-replay-db-')), 'k.db');
+    const before = process.env.KESTREL_DB;
+    process.env.KESTREL_DB = db;
+    try {
+      const r = await cli(replay, '--format', 'tetragon', '-r', RULES, TETRAGON);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/incidents: [1-9]\d* created/);
+      const { IncidentStore } = await import('../../alerts/store/store.js');
+      const store = new IncidentStore(db);
+      try {
+        expect(store.list({ limit: 10 }).length).toBeGreaterThan(0);
+      } finally {
+        store.close();
+      }
+    } finally {
+      process.env.KESTREL_DB = before;
+    }
   });
 });

@@ -10,6 +10,7 @@ import { loadRules, formatDiag, expandRulePaths, type RuleSet } from '../../rule
 import { compileRuleSet, type CompiledRuleSet } from '../../rules/compiler/index.js';
 import { attachRuleSet, type AttachedRuleSet } from '../../rules/compiler/attach.js';
 import { verifyCompiled } from '../commands/rules-compile.js';
+import type { VerifyResult } from '../../engine/verifier/index.js';
 import { createEngineKernel, interpret, type EngineKernel } from '../../collectors/kernel/engine.js';
 import { jitRunner } from '../../engine/jit/index.js';
 import { RingBufConsumer } from '../../engine/maps/index.js';
@@ -28,6 +29,8 @@ export interface RuleBundle {
   compiled: CompiledRuleSet;
   files: string[];
   verifyMs: number;
+  /** Kestrel's verdict per program (by its bytecode), so the JIT does not verify again. */
+  verified: Map<Uint8Array, VerifyResult>;
 }
 
 /** Load, compile and verify; throws RuleSetError saying why the set cannot run. */
@@ -36,8 +39,10 @@ export function buildRules(cfg: KestrelConfig): RuleBundle {
   if (set.errors.length > 0) throw new RuleSetError(set.errors.map(formatDiag).join('\n'));
   const compiled = compileRuleSet(set, { matching: cfg.rule_matching, ringbufSize: cfg.ringbuf_size });
   let verifyMs = 0;
+  const verified = new Map<Uint8Array, VerifyResult>();
   for (const p of compiled.programs) {
     const { result, ms } = verifyCompiled(p);
+    verified.set(p.insns, result);
     verifyMs += ms;
     if (!result.ok) throw new RuleSetError(`program ${p.name} was rejected by the verifier: insn ${result.error?.insn}: ${result.error?.message}`);
   }
@@ -47,7 +52,7 @@ export function buildRules(cfg: KestrelConfig): RuleBundle {
   } catch {
     files = [];
   }
-  return { set, compiled, files, verifyMs };
+  return { set, compiled, files, verifyMs, verified };
 }
 
 interface Counters {
@@ -98,7 +103,14 @@ export class Service {
     const cfg = this.cfg;
     this.bundle = buildRules(cfg);
     this.logRules('rules loaded');
-    const run = cfg.engine.exec === 'interp' ? interpret : jitRunner({ log: (msg) => this.log.warn({ engine: 'jit' }, msg) });
+    const run =
+      cfg.engine.exec === 'interp'
+        ? interpret
+        : jitRunner({
+            log: (msg) => this.log.warn({ engine: 'jit' }, msg),
+            // Every program was verified when the rule set was built (initially or on reload).
+            verifiedFor: (prog) => this.bundle.verified.get(prog.spec.insns),
+          });
     this.ek = createEngineKernel({
       run,
       table: { hosts: cfg.dns.hosts },

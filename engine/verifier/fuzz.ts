@@ -84,7 +84,7 @@ export function generateProgram(rng: Rng): string {
   let subUsed = false;
   let cbUsed = false;
   const block = (depth: number): void => {
-    switch (rng.int(12)) {
+    switch (rng.int(14)) {
       case 0: {
         // ctx read at a checked or slightly wrong offset
         const size = rng.pick([1, 2, 4, 8]);
@@ -173,6 +173,31 @@ export function generateProgram(rng: Rng): string {
       case 10: {
         subUsed = true;
         out.push(`mov r1, ${sreg()}`, 'call local sub', `mov ${sreg()}, r0`);
+        break;
+      }
+      case 12:
+      case 13: {
+        // index through an arithmetic chain, then 64/32-bit, signed/unsigned checks
+        const map = rng.pick(['h', 'a']);
+        const vs = VALUE[map as 'h' | 'a'];
+        const size = rng.pick([1, 2, 4, 8]);
+        const l = L();
+        out.push(`stw [r10-4], ${rng.int(10)}`, 'mov r2, r10', 'add r2, -4', `lddw r1, map:${map}`, 'call 1', `jeq r0, 0, ${l}`, `mov r3, ${sreg()}`);
+        const ops = ['and r3, K', 'mod r3, K', 'rsh r3, S', 'lsh r3, S', 'mul r3, K', 'add r3, K', 'sub r3, K', 'mov32 r3, r3', 'and32 r3, K', 'add32 r3, K', 'div r3, K', 'xor r3, K', 'or r3, K', 'arsh r3, S', 'neg r3', 'movsx832 r3, r3', 'movsx1664 r3, r3', 'be16 r3', 'le32 r3', 'sub32 r3, K', 'lsh32 r3, S', 'rsh32 r3, S', 'arsh32 r3, S'];
+        for (let k = rng.int(4); k > 0; k--) {
+          out.push(rng.pick(ops).replace('K', String(rng.chance(0.2) ? rng.int(4) - 2 : 1 + rng.int(40))).replace('S', String(rng.int(8))));
+        }
+        const b = near(vs - size);
+        const check = rng.pick(['jgt', 'jge', 'jgt32', 'jge32', 'jsgt', 'jsgt32', 'jsge']);
+        out.push(`${check} r3, ${check.startsWith('jge') ? b + 1 : b}, ${l}`);
+        const lower = rng.pick(['', 'jslt r3, 0', 'jsle r3, -1', 'jslt32 r3, 0', 'jsgt r3, -1']);
+        if (lower === 'jsgt r3, -1') {
+          const ok = L();
+          out.push(`jsgt r3, -1, ${ok}`, `ja ${l}`, `${ok}:`);
+        } else if (lower !== '') out.push(`${lower}, ${l}`);
+        out.push(rng.chance(0.8) ? 'add r0, r3' : 'sub r0, r3');
+        const sfx = { 1: 'b', 2: 'h', 4: 'w', 8: 'dw' }[size];
+        out.push(rng.chance(0.5) ? `ldx${sfx} ${sreg()}, [r0+0]` : `stx${sfx} [r0+0], ${sreg()}`, `${l}:`);
         break;
       }
       case 11: {

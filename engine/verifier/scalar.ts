@@ -173,6 +173,12 @@ function deduceMixed(r: M): void {
   const nSmax = s64((u64(r.smax) & hi) | r.u32max);
   r.smin = max(r.smin, nSmin);
   r.smax = min(r.smax, nSmax);
+  // A 64-bit value inside [S32_MIN, S32_MAX] is the sign extension of its low half (typical after
+  // a sign-extending load or movsx), so the s32 range bounds it too.
+  if (r.smin >= S32_MIN && r.smax <= S32_MAX && r.s32min <= r.s32max) {
+    r.smin = max(r.smin, r.s32min);
+    r.smax = min(r.smax, r.s32max);
+  }
 }
 
 function boundOffset(r: M): void {

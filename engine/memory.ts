@@ -105,9 +105,8 @@ export class VmMemory {
     this.refreshViews();
   }
 
-  get byteLength(): number {
-    return this.memory.buffer.byteLength;
-  }
+  /** Current size in bytes (cached: reading memory.buffer costs a property walk on hot paths). */
+  byteLength = 0;
 
   get regionCount(): number {
     return this.liveRegions;
@@ -115,6 +114,7 @@ export class VmMemory {
 
   private refreshViews(): void {
     const buf = this.memory.buffer;
+    this.byteLength = buf.byteLength;
     this.u8 = new Uint8Array(buf);
     this.i32 = new Int32Array(buf);
     this.u32 = new Uint32Array(buf);
@@ -128,7 +128,7 @@ export class VmMemory {
   }
 
   private ensure(end: number): void {
-    const have = this.memory.buffer.byteLength;
+    const have = this.byteLength;
     if (end <= have) return;
     if (end > this.maximumBytes) throw new OutOfVmMemory(end - have);
     // Grow geometrically so repeated small allocations do not grow page by page.
@@ -142,11 +142,12 @@ export class VmMemory {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad allocation size ${size}`);
     const rounded = roundUp(Math.max(size, 1), GRANULE);
     const a = Math.max(align, GRANULE);
-    const list = a === GRANULE ? this.freeBySize.get(rounded) : undefined;
-    if (list !== undefined && list.length > 0) {
-      const addr = list.pop() as number;
-      this.u8.fill(0, addr, addr + rounded);
-      return { addr, size: rounded };
+    if (a === GRANULE) {
+      const reused = this.takeFree(rounded);
+      if (reused !== undefined) {
+        this.u8.fill(0, reused, reused + rounded);
+        return { addr: reused, size: rounded };
+      }
     }
     const addr = roundUp(this.bump, a);
     this.ensure(addr + rounded);
@@ -154,14 +155,33 @@ export class VmMemory {
     return { addr, size: rounded };
   }
 
-  /** Return an allocation; any region inside it must have been removed first. */
-  free(a: Allocation): void {
-    let list = this.freeBySize.get(a.size);
+  /**
+   * A freed block of exactly `size` bytes, else the smallest larger one split in two (the rest
+   * stays free), so maps of varied sizes created and closed in turn reuse their space.
+   */
+  private takeFree(size: number): number | undefined {
+    const exact = this.freeBySize.get(size);
+    if (exact !== undefined && exact.length > 0) return exact.pop();
+    let best = Infinity;
+    for (const [sz, list] of this.freeBySize) if (sz > size && sz < best && list.length > 0) best = sz;
+    if (best === Infinity) return undefined;
+    const addr = (this.freeBySize.get(best) as number[]).pop() as number;
+    this.pushFree(addr + size, best - size);
+    return addr;
+  }
+
+  private pushFree(addr: number, size: number): void {
+    let list = this.freeBySize.get(size);
     if (list === undefined) {
       list = [];
-      this.freeBySize.set(a.size, list);
+      this.freeBySize.set(size, list);
     }
-    list.push(a.addr);
+    list.push(addr);
+  }
+
+  /** Return an allocation; any region inside it must have been removed first. */
+  free(a: Allocation): void {
+    this.pushFree(a.addr, a.size);
   }
 
   /**

@@ -144,6 +144,18 @@ export const CASES: VerifierCase[] = [
     'invalid access to map value, value_size=16 off=16 size=1',
   ),
   ...pair(
+    'linked copies share bounds',
+    `${HASH16}ldxdw r6, [r1+16]\n${LOOKUP()}jeq r0, 0, out\nmov r2, r6\njgt r2, 15, out\nadd r0, r6\nldxb r1, [r0+0]\nout:\n${RET0}`,
+    `${HASH16}ldxdw r6, [r1+16]\n${LOOKUP()}jeq r0, 0, out\nmov r2, r6\nadd r6, 1\njgt r2, 15, out\nadd r0, r6\nldxb r1, [r0+0]\nout:\n${RET0}`,
+    'unbounded min value',
+  ),
+  ...pair(
+    'null check reaches spilled copies',
+    `${HASH16}${LOOKUP()}stxdw [r10-16], r0\njeq r0, 0, out\nldxdw r1, [r10-16]\nldxdw r1, [r1+0]\nout:\n${RET0}`,
+    `${HASH16}${LOOKUP()}stxdw [r10-16], r0\njne r0, 0, out\nldxdw r1, [r10-16]\nldxdw r1, [r1+0]\nout:\n${RET0}`,
+    "R1 invalid mem access 'scalar'",
+  ),
+  ...pair(
     'read-only map',
     `.map a array key=4 value=16 entries=4 flags=0x80\n${LOOKUP('a')}jeq r0, 0, out\nldxdw r1, [r0+0]\nout:\n${RET0}`,
     `.map a array key=4 value=16 entries=4 flags=0x80\n${LOOKUP('a')}jeq r0, 0, out\nstdw [r0+0], 1\nout:\n${RET0}`,

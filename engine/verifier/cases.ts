@@ -226,7 +226,7 @@ export const CASES: VerifierCase[] = [
     'bpf_loop callback',
     'mov r1, 10\nlddw r2, func:cb\nmov r3, 0\nmov r4, 0\ncall 181\nmov r0, 0\nexit\ncb:\nmov r0, 1\nexit\n',
     'mov r1, 10\nlddw r2, func:cb\nmov r3, 0\nmov r4, 0\ncall 181\nmov r0, 0\nexit\ncb:\nmov r0, 2\nexit\n',
-    'At callback return the register R0 has 2 should have been in [0, 1]',
+    'At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]',
   ),
   ...pair(
     'bpf_loop callback context on the stack',
@@ -242,6 +242,7 @@ export const CASES: VerifierCase[] = [
     'call local f1\nexit\nf1:\ncall local f2\nexit\nf2:\ncall local f3\nexit\nf3:\ncall local f4\nexit\nf4:\ncall local f5\nexit\nf5:\ncall local f6\nexit\nf6:\ncall local f7\nexit\nf7:\ncall local f8\nexit\nf8:\nmov r0, 0\nexit\n',
     'the call stack of 9 frames is too deep',
   ),
+  ...pair('no recursion', 'call local f\nexit\nf:\nmov r0, 0\nexit\n', 'call local f\nexit\nf:\ncall local f\nexit\n', 'the call stack of 9 frames is too deep'),
   ...pair('callee stack 512', 'call local f\nexit\nf:\nstdw [r10-512], 0\nmov r0, 0\nexit\n', 'call local f\nexit\nf:\nstdw [r10-520], 0\nmov r0, 0\nexit\n', 'invalid write to stack R10 off=-520 size=8'),
   ...pair('callee returns its own stack', 'call local f\nmov r0, 0\nexit\nf:\nmov r0, 0\nexit\n', 'call local f\nmov r0, 0\nexit\nf:\nmov r0, r10\nexit\n', 'cannot return stack pointer to the caller frame'),
   ...pair('callee writes caller stack', 'mov r1, r10\nadd r1, -8\ncall local f\nldxdw r0, [r10-8]\nexit\nf:\nstdw [r1+0], 7\nmov r0, 0\nexit\n', 'mov r1, r10\nadd r1, -8\ncall local f\nldxdw r0, [r10-8]\nexit\nf:\nstdw [r1+8], 7\nmov r0, 0\nexit\n', 'invalid write to stack R1 off=0 size=8'),

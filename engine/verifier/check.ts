@@ -862,7 +862,8 @@ class Checker {
     if (st.frames.length > 1) {
       if (f.callback) {
         if (r0.type !== T.Scalar || r0.s.smin < 0n || r0.s.smax > 1n) {
-          this.fail(i, `At callback return the register R0 has ${r0.type === T.Scalar ? scStr(r0.s) : regStr(r0, this.maps)} should have been in [0, 1]`);
+          if (r0.type !== T.Scalar) this.fail(i, `At callback return the register R0 is not a known value (${regStr(r0, this.maps)})`);
+          this.fail(i, `At callback return the register R0 has smin=${r0.s.smin} smax=${r0.s.smax} should have been in [0, 1]`);
         }
         for (const ref of st.refs) if (!f.cbRefs.includes(ref.id)) this.fail(i, `Unreleased reference id=${ref.id} alloc_insn=${ref.insn}`);
         for (const id of f.cbRefs) if (!st.refs.some((x) => x.id === id)) this.fail(i, "bpf_loop callback released a reference of its caller");
@@ -885,7 +886,7 @@ class Checker {
   private call(p: Path, f: Frame, x: Insn, i: number, stack: Path[]): number {
     const st = p.st;
     if (x.src === BPF_PSEUDO_CALL) {
-      if (st.frames.length >= 8) this.fail(i, `the call stack of ${st.frames.length + 1} frames is too deep !`);
+      if (st.frames.length >= 8) this.fail(i, `the call stack of ${st.frames.length + 1} frames is too deep`);
       const target = i + 1 + x.imm;
       const regs: Reg[] = new Array(11).fill(NOT_INIT);
       for (let r = 1; r <= 5; r++) regs[r] = f.regs[r];
@@ -1100,7 +1101,7 @@ class Checker {
    */
   private loopCallback(p: Path, f: Frame, cbStart: number, i: number, stack: Path[]): void {
     const st = p.st;
-    if (st.frames.length >= 8) this.fail(i, `the call stack of ${st.frames.length + 1} frames is too deep !`);
+    if (st.frames.length >= 8) this.fail(i, `the call stack of ${st.frames.length + 1} frames is too deep`);
     const ctxArg = f.regs[3];
     for (let k = 0; k < st.frames.length; k++) havocStack(st.frames[k]);
     const cb = cloneState(st);

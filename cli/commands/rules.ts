@@ -7,6 +7,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadRules, formatDiag, type RuleSet, type LoadedRule } from '../../rules/loader/index.js';
 import { parseTestFile, runCase, TestFileError, type CaseResult } from '../../rules/testing/runner.js';
 import { builtinRulesDir, packageRoot } from '../../config/paths.js';
+import { compileRuleSet } from '../../rules/compiler/index.js';
+import { checkCaseCompiled } from '../../rules/compiler/test-cases.js';
 import { loadConfig } from '../../config/load.js';
 
 const USAGE = `usage: kestrel rules <subcommand> [options]
@@ -248,9 +250,9 @@ function expandTests(paths: string[]): string[] {
 }
 
 function test(args: string[]): number {
-  const { values, positionals, common } = parseCommon(args, { verbose: { type: 'boolean', short: 'v', default: false } });
+  const { values, positionals, common } = parseCommon(args, { verbose: { type: 'boolean', short: 'v', default: false }, 'reference-only': { type: 'boolean', default: false } });
   if (values['help'] === true) {
-    out('usage: kestrel rules test [TESTFILE|DIR...] [-r PATH...] [-c FILE] [--json] [-v]\n\nRun rule tests (YAML cases of events with expect / not_expect rule names; see docs/rules.md)\nagainst the rules (default: built-in). The config dns.hosts apply to every case.\nExit 1 when a case fails.\n  -v, --verbose   list passing cases too');
+    out('usage: kestrel rules test [TESTFILE|DIR...] [-r PATH...] [-c FILE] [--json] [-v] [--reference-only]\n\nRun rule tests (YAML cases of events with expect / not_expect rule names; see docs/rules.md)\nagainst the rules (default: built-in). The config dns.hosts apply to every case.\nEach case runs in the reference evaluator and through the compiled eBPF programs on the\nsimulated kernel; both must agree with the expectations.\nExit 1 when a case fails.\n  -v, --verbose        list passing cases too\n  --reference-only     skip the compiled programs');
     return 0;
   }
   const set = loadRules(rulePaths(common));
@@ -261,6 +263,8 @@ function test(args: string[]): number {
   }
   const files = positionals.length > 0 ? expandTests(positionals) : defaultTestFiles();
   const hosts = common.config !== undefined ? loadConfig({ file: common.config }).config.dns.hosts : {};
+  // Every case also runs through the compiled eBPF on the simulated kernel (--reference-only skips it).
+  const compiled = values['reference-only'] === true ? undefined : compileRuleSet(set);
   const results: { file: string; results: CaseResult[]; error?: string }[] = [];
   let inputError = false;
   for (const f of files) {
@@ -275,7 +279,13 @@ function test(args: string[]): number {
     }
     try {
       const cases = parseTestFile(name, text);
-      results.push({ file: name, results: cases.map((tc) => runCase(tc, set, { hosts })) });
+      results.push({
+        file: name,
+        results: cases.map((tc) => {
+          const r = runCase(tc, set, { hosts });
+          return compiled === undefined ? r : checkCaseCompiled(r, tc, set, compiled, { hosts });
+        }),
+      });
     } catch (e) {
       if (!(e instanceof TestFileError)) throw e;
       results.push({ file: name, results: [], error: e.message });

@@ -135,10 +135,10 @@ export class CheckCompiler {
         // ...`) share one automaton walk: one pass over the bytes instead of one per check.
         const { groups, rest } = this.walkGroups(x.children);
         const items: ((tt: Label, ff: Label) => void)[] = [
-          ...groups.map((g) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
+          ...groups.flatMap((g) => this.splitForDfa(g.res).map((res) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
             this.loadBase(g.base, lf);
-            this.walk(g.shape, alternatives(g.res), lt, lf);
-          })),
+            this.walk(g.shape, alternatives(res), lt, lf);
+          }))),
           ...rest.map((c) => (tt: Label, ff: Label) => this.expr(c, tt, ff)),
         ];
         for (let i = 0; i < items.length; i++) {
@@ -199,6 +199,19 @@ export class CheckCompiler {
       else rest.push(...g.checks);
     }
     return { groups, rest };
+  }
+
+  /** Split alternatives into groups whose union automaton stays within the state limit. */
+  private splitForDfa(res: readonly Re[]): Re[][] {
+    if (res.length <= 1) return [[...res]];
+    try {
+      compileDfa(alternatives(res));
+      return [[...res]];
+    } catch (err) {
+      if (!(err instanceof PatternError)) throw err;
+      const mid = Math.ceil(res.length / 2);
+      return [...this.splitForDfa(res.slice(0, mid)), ...this.splitForDfa(res.slice(mid))];
+    }
   }
 
   /** A check that a DFA walk can decide, with the field it reads; undefined otherwise. */

@@ -231,7 +231,7 @@ export function statesCover(old: State, curS: State, exact: boolean, liveMask: (
   for (let f = 0; f < old.frames.length; f++) {
     const a = old.frames[f];
     const b = curS.frames[f];
-    if (a.retTo !== b.retTo || a.callback !== b.callback) return false;
+    if (a.retTo !== b.retTo || a.callback !== b.callback || a.cbRefs.length !== b.cbRefs.length) return false;
     const live = liveMask(f);
     for (let r = 0; r < 11; r++) {
       if ((live & (1 << r)) === 0) continue;

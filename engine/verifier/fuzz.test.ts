@@ -59,3 +59,35 @@ describe('verifier soundness fuzzing', () => {
     );
   });
 });
+
+describe('mutated suite programs', () => {
+  it('never make the verifier throw or hit an internal error', async () => {
+    const { CASES } = await import('./cases.js');
+    const { assemble } = await import('../asm/assembler.js');
+    const { Rng } = await import('./fuzz.js');
+    const rng = new Rng(0xbadc0de);
+    let accepted = 0;
+    let total = 0;
+    for (const c of CASES) {
+      const a = assemble(c.prog, c.name);
+      for (let m = 0; m < 40; m++) {
+        const bytes = a.insns.slice();
+        for (let k = 1 + rng.int(3); k > 0; k--) {
+          const slot = rng.int(bytes.length / 8) * 8;
+          const field = rng.int(4);
+          if (field === 0) bytes[slot] = rng.pick([0x07, 0x0f, 0xbf, 0xb7, 0x61, 0x79, 0x7b, 0x63, 0x15, 0x1d, 0x25, 0x05, 0x85, 0x95, 0xc3, 0xdb, 0x18, 0x87, 0xd4, 0x34, 0x94, 0x3f, 0x9f, 0x6f]);
+          else if (field === 1) bytes[slot + 1] = rng.int(256);
+          else if (field === 2) bytes[slot + 2] = rng.int(256);
+          else bytes[slot + 4] = rng.int(256);
+        }
+        const type = c.type ?? 'tracepoint';
+        const r = verify(bytes, { progType: type, ctxSize: 64, maps: a.maps, maxInsns: 20_000 });
+        total++;
+        if (r.ok) accepted++;
+        else expect(r.error?.message ?? '', c.name).not.toMatch(/internal verifier error/);
+      }
+    }
+    console.log(`mutants: ${total}, accepted ${accepted}`);
+    expect(total).toBeGreaterThan(5000);
+  }, 120_000);
+});

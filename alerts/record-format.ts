@@ -30,6 +30,8 @@
 // A record is at most MAX_RECORD_SIZE bytes. The decoder bounds-checks everything and reports
 // a malformed record as an error value; it never throws on bad bytes.
 
+import { formatIPv4, formatIPv6 } from '../collectors/kernel/inet.js';
+
 export const RECORD_MAGIC = 0x4b53;
 export const RECORD_VERSION = 1;
 export const RECORD_MAGIC_VERSION = ((RECORD_MAGIC << 16) | RECORD_VERSION) >>> 0;
@@ -424,31 +426,6 @@ function u64ToField(lo: number, hi: number, signed: boolean): number | string {
   return ((BigInt(hi) << 32n) | BigInt(lo)).toString();
 }
 
-function ipv6Text(b: Uint8Array): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i] << 8) | b[i + 1]);
-  // IPv4-mapped addresses the way Linux prints them.
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  // Longest run of zero groups (length ≥ 2) becomes '::' (RFC 5952).
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
 
 function decodePayload(kind: number, b: Uint8Array, dv: DataView, off: number, len: number): FieldValue | undefined {
   const fixed = FIXED_LEN[kind];
@@ -487,9 +464,9 @@ function decodePayload(kind: number, b: Uint8Array, dv: DataView, off: number, l
       return s;
     }
     case KIND_IPV4:
-      return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+      return formatIPv4(b, off);
     case KIND_IPV6:
-      return ipv6Text(b.subarray(off, off + 16));
+      return formatIPv6(b, off);
     default:
       return undefined;
   }

@@ -4,6 +4,7 @@
 // space the way Falco does (proc.cmdline = name + args, fd.sip from the sockaddr, ...).
 
 import { KC, KP, KS } from '../../collectors/kernel/maps.js';
+import { formatIPv4, formatIPv6 } from '../../collectors/kernel/inet.js';
 import {
   KIND_BYTES,
   KIND_I64,
@@ -85,12 +86,8 @@ function sockaddr(v: FieldValue | undefined): { family: number; port: number; ip
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const family = dv.getUint16(SA.family, true);
   const port = dv.getUint16(SA.port, false);
-  if (family === AF_INET) return { family, port, ip: Array.from(b.subarray(SA.in4, SA.in4 + 4)).join('.') };
-  if (family === AF_INET6) {
-    const parts: string[] = [];
-    for (let i = 0; i < 8; i++) parts.push(dv.getUint16(SA.in6 + 2 * i, false).toString(16));
-    return { family, port, ip: compressV6(parts) };
-  }
+  if (family === AF_INET) return { family, port, ip: formatIPv4(b, SA.in4) };
+  if (family === AF_INET6) return { family, port, ip: formatIPv6(b, SA.in6) };
   if (family === AF_UNIX) {
     const p = b.subarray(SA.unixPath);
     const nul = p.indexOf(0);
@@ -99,25 +96,6 @@ function sockaddr(v: FieldValue | undefined): { family: number; port: number; ip
   return { family, port };
 }
 
-function compressV6(parts: string[]): string {
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (parts[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && parts[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return parts.join(':');
-  return `${parts.slice(0, best).join(':')}::${parts.slice(best + bestLen).join(':')}`;
-}
 
 function add(plan: OutputPlan, c: Carrier): string {
   if (!plan.carriers.some((x) => x.key === c.key)) plan.carriers.push(c);
@@ -270,7 +248,7 @@ function endpoint(plan: OutputPlan, side: 'server' | 'client'): (g: Get) => { ip
     if (family !== AF_INET && family !== AF_INET6) return undefined;
     const a = b.subarray(KS.laddr, KS.laddr + 16);
     const v4 = a.subarray(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff;
-    const ip = v4 ? Array.from(a.subarray(12)).join('.') : compressV6(Array.from({ length: 8 }, (_x, i) => ((a[2 * i] << 8) | a[2 * i + 1]).toString(16)));
+    const ip = v4 ? formatIPv4(a, 12) : formatIPv6(a);
     return { family, ip, port: dv.getUint16(KS.lport, true) };
   };
 }

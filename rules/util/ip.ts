@@ -1,55 +1,7 @@
 // IP addresses and networks as bytes (network order), for typed values and the evaluator.
 
-export function parseIPv4(s: string): Uint8Array | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i] as string;
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out[i] = n;
-  }
-  return out;
-}
-
-export function parseIPv6(s: string): Uint8Array | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) return undefined;
-  let head = s;
-  let v4: Uint8Array | undefined;
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    v4 = parseIPv4(s.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    head = s.slice(0, lastColon + 1) + '0:0';
-  }
-  const dbl = head.split('::');
-  if (dbl.length > 2) return undefined;
-  const parseGroups = (t: string): number[] | undefined => {
-    if (t === '') return [];
-    const gs = t.split(':');
-    const out: number[] = [];
-    for (const g of gs) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = parseGroups(dbl[0] as string);
-  const right = dbl.length === 2 ? parseGroups(dbl[1] as string) : [];
-  if (left === undefined || right === undefined) return undefined;
-  const missing = 8 - left.length - right.length;
-  if (dbl.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  const groups = [...left, ...new Array<number>(dbl.length === 2 ? missing : 0).fill(0), ...right];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  if (v4 !== undefined) out.set(v4, 12);
-  return out;
-}
+export { parseIPv4, parseIPv6 } from '../../collectors/kernel/inet.js';
+import { parseIPv4, parseIPv6 } from '../../collectors/kernel/inet.js';
 
 export function parseIp(s: string): Uint8Array | undefined {
   return parseIPv4(s) ?? parseIPv6(s);

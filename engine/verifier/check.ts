@@ -545,6 +545,10 @@ class Checker {
     if (isPtr(val)) this.fail(i, `R${x.src} leaks addr into mem`);
     if (ptr.type === T.Ctx) this.fail(i, `BPF_ATOMIC stores into R${x.dst} ctx is not allowed`);
     if (ptr.type !== T.Stack && ptr.type !== T.MapValue && ptr.type !== T.RbMem) this.fail(i, `R${x.dst} invalid mem access '${typeName(ptr.type)}'`);
+    // Atomics are always strictly aligned (check_ptr_alignment with strict = true).
+    if (ptr.type !== T.Stack && !tIsAligned(tAdd(ptr.s.t, tConst(BigInt(ptr.off + x.off))), size)) {
+      this.fail(i, `misaligned ${ptr.type === T.MapValue ? 'value ' : ''}access off ${varStr(ptr.s)}+${ptr.off}+${x.off} size ${size}`);
+    }
     const old = this.access(st, ptr, x.dst, x.off, size, false, null, i);
     if (old.type !== T.Scalar) this.fail(i, `R${x.dst} atomic operation on a spilled pointer`);
     this.access(st, ptr, x.dst, x.off, size, true, UNKNOWN, i);
@@ -641,7 +645,7 @@ class Checker {
     const frame = st.frames[ptr.frame];
     const fixed = ptr.off + insnOff;
     if (!tIsAligned(tAdd(ptr.s.t, tConst(BigInt(fixed))), size)) {
-      this.fail(i, `misaligned stack access off ${tStr(ptr.s.t)}+${ptr.off}+${insnOff} size ${size}`);
+      this.fail(i, `misaligned stack access off ${varStr(ptr.s)}+${ptr.off}+${insnOff} size ${size}`);
     }
     const rw = write ? 'write to' : 'read from';
     const outer = ptr.frame < this.lowestCallbackFrame(st);
@@ -659,7 +663,7 @@ class Checker {
     if (s.smin <= -BigInt(MAX_VAR_OFF) || s.smax >= BigInt(MAX_VAR_OFF)) this.fail(i, `invalid unbounded variable-offset ${rw} stack R${regno}`);
     const lo = fixed + Number(s.smin);
     const hi = fixed + Number(s.smax) + size;
-    if (lo < -512 || hi > 0) this.fail(i, `invalid variable-offset ${rw} stack R${regno} var_off=${tStr(s.t)} off=${insnOff} size=${size}`);
+    if (lo < -512 || hi > 0) this.fail(i, `invalid variable-offset ${rw} stack R${regno} var_off=${tStr(s.t)} off=${fixed} size=${size}`);
     this.noteDepth(st, ptr.frame, -lo);
     if (write) {
       if (val !== null && isPtr(val)) this.fail(i, `R${regno} variable-offset stack write of a pointer is not allowed`);
@@ -869,7 +873,7 @@ class Checker {
         for (const id of f.cbRefs) if (!st.refs.some((x) => x.id === id)) this.fail(i, "bpf_loop callback released a reference of its caller");
         return -1;
       }
-      if (r0.type === T.Stack && r0.frame === st.frames.length - 1) this.fail(i, 'cannot return stack pointer to the caller frame');
+      if (r0.type === T.Stack && r0.frame === st.frames.length - 1) this.fail(i, 'cannot return stack pointer to the caller');
       st.frames.pop();
       const caller = cur(st);
       caller.regs[0] = r0;
@@ -958,7 +962,6 @@ class Checker {
         case ArgType.ConstMapPtr: {
           if (reg.type !== T.MapPtr) typeErr('map_ptr');
           meta.map = reg.map;
-          this.mapCompat(proto, this.maps[reg.map], i);
           break;
         }
         case ArgType.MapKey:
@@ -967,6 +970,7 @@ class Checker {
           const m = this.maps[meta.map];
           if (!this.isMemPtr(reg)) typeErr(expected);
           const size = a === ArgType.MapKey ? m.keySize : m.valueSize;
+          if (size === 0) this.fail(i, 'invalid zero-sized read');
           this.helperMem(st, reg, regno, size, false, i);
           if (a === ArgType.MapKey) meta.constKey = this.constKey(st, reg, size);
           break;
@@ -1021,6 +1025,8 @@ class Checker {
         }
       }
     }
+    // Like check_map_func_compatibility, after the arguments.
+    if (meta.map >= 0) this.mapCompat(proto, this.maps[meta.map], i);
     return meta;
   }
 
@@ -1031,6 +1037,7 @@ class Checker {
   private mapCompat(proto: HelperProto, m: MapDef, i: number): void {
     const need: Record<number, number> = { 12: BPF_MAP_TYPE_PROG_ARRAY, 25: BPF_MAP_TYPE_PERF_EVENT_ARRAY, 130: BPF_MAP_TYPE_RINGBUF, 131: BPF_MAP_TYPE_RINGBUF, 134: BPF_MAP_TYPE_RINGBUF };
     const only: Record<number, number[]> = { [BPF_MAP_TYPE_PROG_ARRAY]: [12], [BPF_MAP_TYPE_PERF_EVENT_ARRAY]: [25], [BPF_MAP_TYPE_RINGBUF]: [130, 131, 134] };
+    if (proto.id === 12 && m.type !== BPF_MAP_TYPE_PROG_ARRAY) this.fail(i, 'expected prog array map for tail call');
     const bad = (need[proto.id] !== undefined && need[proto.id] !== m.type) || (only[m.type] !== undefined && !only[m.type].includes(proto.id));
     if (bad) this.fail(i, `cannot pass map_type ${m.type} into func bpf_${proto.name}#${proto.id}`);
   }
@@ -1063,7 +1070,7 @@ class Checker {
         if (s.smin <= -BigInt(MAX_VAR_OFF) || s.smax >= BigInt(MAX_VAR_OFF)) this.fail(i, `R${regno} unbounded indirect variable offset stack access`);
         const lo = reg.off + Number(s.smin);
         const hi = reg.off + Number(s.smax) + size;
-        if (lo < -512 || hi > 0) this.fail(i, `invalid indirect access to stack R${regno} off=${lo} size=${size}`);
+        if (lo < -512 || hi > 0) this.fail(i, `invalid ${write ? 'write to' : 'read from'} stack R${regno} off=${lo} size=${size}`);
         this.noteDepth(st, reg.frame, -lo);
         const outer = reg.frame < this.lowestCallbackFrame(st);
         if (write) {
@@ -1112,6 +1119,11 @@ class Checker {
     cb.frames.push({ regs, slots: new Array(64).fill(EMPTY_SLOT), retTo: i + 1, subprog: this.structure.subprogOf[cbStart], callback: true, cbRefs: cb.refs.map((r) => r.id) });
     this.push(p, stack, cb, cbStart, i);
   }
+}
+
+/** var_off as Linux prints it in alignment errors: the value when known, else the tnum. */
+function varStr(s: Sc): string {
+  return scIsConst(s) ? `${BigInt.asIntN(64, s.t.v)}` : tStr(s.t);
 }
 
 function withS(r: Reg, s: Sc): Reg {

@@ -254,7 +254,7 @@ export function checkStructure(insns: readonly Insn[], nMaps: number): Structure
   seen[0] = 1;
   const visit = (t: number, from: number): VerifierError | undefined => {
     if (t < 0 || t >= n) return { insn: from, message: `jump out of range from insn ${from} to ${t}` };
-    if (isSecondHalf[t]) return { insn: from, message: `jump into the middle of ldimm64 insn ${t}` };
+    if (isSecondHalf[t]) return { insn: from, message: `jump into the middle of ldimm64 insn ${t - 1}` };
     if (!seen[t]) {
       seen[t] = 1;
       stack.push(t);

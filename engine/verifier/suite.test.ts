@@ -9,6 +9,8 @@ import { verify } from './index.js';
 const programs = CASES.map((c) => assemble(c.prog, c.name));
 const kernelCases = CASES.map((c, i) => ({ c, i })).filter(({ c }) => c.noKernel !== true && (c.type ?? 'tracepoint') !== 'raw');
 const kernel = new Map<number, KernelVerdict>();
+/** Per rejected case that Linux rejects too: whether Linux's log has Kestrel's reason line. */
+const wording: boolean[] = [];
 
 beforeAll(() => {
   const verdicts = kernelVerifyBatch(
@@ -53,7 +55,18 @@ describe('verifier accept/reject suite', () => {
       const k = kernel.get(idx);
       if (k === undefined || !k.available) return;
       const linux = c.linux ?? c.ok;
+      if (!r.ok && k.ok === false) {
+        const lines = (k.log ?? '').split('\n').map((l) => l.trim());
+        wording.push(lines.some((l) => l.startsWith(r.error?.message ?? '\0')));
+      }
       expect(k.ok, `Linux disagrees on '${c.name}': kernel says ${k.ok ? 'accept' : `reject: ${kernelReason(k.log)}`}\n${k.log?.slice(-2000)}`).toBe(linux);
     }, 60_000);
+  });
+
+  it("uses Linux's wording for the reason", () => {
+    if (wording.length === 0) return; // oracle unavailable
+    const same = wording.filter((x) => x).length;
+    console.log(`reason wording: ${same} of ${wording.length} rejections use Linux's exact line`);
+    expect(same / wording.length).toBeGreaterThanOrEqual(0.9);
   });
 });

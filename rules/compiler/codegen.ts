@@ -314,7 +314,8 @@ export class CheckCompiler {
     }
     switch (acc.t) {
       case 'str':
-        this.strCheck(acc.shape, c, values, t, f);
+        // Records reached through a fixed path (not an ancestor walk) can share per-event caches.
+        this.strCheck(acc.shape, c, values, t, f, base === undefined ? undefined : JSON.stringify(base));
         return;
       case 'int':
         this.intCheck(acc, c, values, t, f);
@@ -837,7 +838,7 @@ export class CheckCompiler {
 
   // ---------------------------------------------------------------- strings
 
-  private strCheck(shape: StrShape, c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+  private strCheck(shape: StrShape, c: TCheck, values: readonly TValue[], t: Label, f: Label, cacheKey?: string): void {
     const op = c.op;
     const strs = (): string[] =>
       values.map((v) => {
@@ -875,7 +876,7 @@ export class CheckCompiler {
           return;
         }
         if (shape.t === 'cstr' && items.length > 6) {
-          this.setMember(shape, items, t, f);
+          this.setMember(shape, items, t, f, cacheKey);
           return;
         }
         this.walk(shape, alternatives(items.map((s) => equalsRe(s))), t, f);
@@ -965,22 +966,55 @@ export class CheckCompiler {
   }
 
   /** Membership of a NUL-padded fixed string in a large list: one hash lookup keyed by the field's bytes. */
-  private setMember(shape: Extract<StrShape, { t: 'cstr' }>, items: readonly string[], t: Label, f: Label): void {
+  private setMember(shape: Extract<StrShape, { t: 'cstr' }>, items: readonly string[], t: Label, f: Label, cacheKey?: string): void {
     const e = this.e;
     const set = this.maps.stringSet(shape.cap, items);
+    const word = Math.floor(set.bit / 64);
+    const bit = set.bit % 64;
+    const testBit = (): void => {
+      if (bit < 31) e.jmp(BPF_JSET, 0, { imm: 1 << bit }, t);
+      else {
+        e.alu64(BPF_RSH, 0, { imm: bit });
+        e.jmp(BPF_JSET, 0, { imm: 1 }, t);
+      }
+      e.ja(f);
+    };
+    if (cacheKey === undefined) {
+      e.ldMap(1, set.map);
+      e.mov(2, 7);
+      e.alu64(BPF_ADD, 2, { imm: shape.off });
+      e.call(HELPER_MAP_LOOKUP);
+      e.jmp(BPF_JEQ, 0, { imm: 0 }, f);
+      e.ldx(8, 0, 0, 8 * word);
+      testBit();
+      return;
+    }
+    // Looked up once per event: the slot holds the event generation it was filled at and the
+    // bitmap word (0 when the string is in no set).
+    const slot = this.maps.registry.cacheSlot(`${cacheKey}|${shape.cap}|${word}`);
+    const scratch = this.maps.index(SCRATCH_MAP);
+    const have = e.label();
+    const store = e.label();
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.ldx(8, 3, 1, slot);
+    e.jmp(BPF_JEQ, 2, 3, have);
     e.ldMap(1, set.map);
     e.mov(2, 7);
     e.alu64(BPF_ADD, 2, { imm: shape.off });
     e.call(HELPER_MAP_LOOKUP);
-    e.jmp(BPF_JEQ, 0, { imm: 0 }, f);
-    e.ldx(8, 0, 0, 8 * Math.floor(set.bit / 64));
-    const bit = set.bit % 64;
-    if (bit < 31) e.jmp(BPF_JSET, 0, { imm: 1 << bit }, t);
-    else {
-      e.alu64(BPF_RSH, 0, { imm: bit });
-      e.jmp(BPF_JSET, 0, { imm: 1 }, t);
-    }
-    e.ja(f);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.stx(8, 1, slot, 2);
+    e.movImm(3, 0);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
+    e.ldx(8, 3, 0, 8 * word);
+    e.bind(store);
+    e.stx(8, 1, slot + 8, 3);
+    e.bind(have);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 0, 1, slot + 8);
+    testBit();
   }
 
   /** bpf_loop callbacks to emit after the program's main body, by automaton and mode. */

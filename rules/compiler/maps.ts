@@ -21,8 +21,8 @@ export const AUTOMATA_MAP = 'kestrel_automata';
 export const CONNECT_ARGS_MAP = 'kestrel_connect_args';
 
 /** The scratch map's single value: flags, a string walk's state, and its input bytes. */
-export const SCRATCH = { missing: 0, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512 } as const;
-export const SCRATCH_SIZE = 24 + 512 + 8;
+export const SCRATCH = { missing: 0, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512, gen: 544, cache: 552 } as const;
+export const SCRATCH_SIZE = SCRATCH.cache;
 
 export interface AutomatonRef {
   /** index of the automata map in the program's map list */
@@ -54,6 +54,22 @@ export class MapRegistry {
     this.defs.set(CONNECT_ARGS_MAP, { name: CONNECT_ARGS_MAP, type: BPF_MAP_TYPE_LRU_HASH, keySize: 8, valueSize: CONN.size, maxEntries: 4096, flags: 0 });
     this.defs.set(RINGBUF_MAP, { name: RINGBUF_MAP, type: BPF_MAP_TYPE_RINGBUF, keySize: 0, valueSize: 0, maxEntries: ringbufSize, flags: 0 });
     this.defs.set(DROP_COUNTER_MAP.name, { ...DROP_COUNTER_MAP });
+  }
+
+  private readonly cacheSlots = new Map<string, number>();
+
+  /**
+   * A per-event cache slot in the scratch value ({u64 generation; u64 word}): lookups whose
+   * result several rules test (the same field in string sets) are done once per event.
+   */
+  cacheSlot(key: string): number {
+    let off = this.cacheSlots.get(key);
+    if (off === undefined) {
+      off = SCRATCH.cache + 16 * this.cacheSlots.size;
+      this.cacheSlots.set(key, off);
+      this.def(SCRATCH_MAP).valueSize = off + 16;
+    }
+    return off;
   }
 
   def(name: string): MapDef {

@@ -35,7 +35,7 @@ import type { TExpr } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg } from './emit.js';
 import { CheckCompiler, FP_CONN, FP_CONTAINER, FP_KEY32, FP_KEY64, FP_PARENT, FP_PROC, MISSING_CONTAINER, MISSING_PARENT, SCRATCH_MISSING } from './codegen.js';
-import { CompilerMaps, CONNECT_ARGS_MAP, MapRegistry, RINGBUF_MAP, SCRATCH_MAP } from './maps.js';
+import { CompilerMaps, CONNECT_ARGS_MAP, MapRegistry, RINGBUF_MAP, SCRATCH, SCRATCH_MAP } from './maps.js';
 import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
 
@@ -130,6 +130,10 @@ export function ruleProgram(registry: MapRegistry, hook: Hook, rules: readonly R
   e.stx(8, 10, FP_PROC, 0);
   e.ldMapValue(1, maps.index(SCRATCH_MAP), 0);
   e.st(4, 1, SCRATCH_MISSING, 0);
+  // A new event: per-event caches filled before this generation are stale.
+  e.ldx(8, 2, 1, SCRATCH.gen);
+  e.alu64(BPF_ADD, 2, { imm: 1 });
+  e.stx(8, 1, SCRATCH.gen, 2);
   // The parent (or the process itself, flagged missing).
   const noParent = e.label();
   const parentDone = e.label();

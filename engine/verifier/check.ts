@@ -620,10 +620,11 @@ class Checker {
         if (off === 0 || off === 4 || off === 8) this.fail(i, `packet access through xdp_md at off=${off} is not supported by Kestrel`);
         break;
       case 'socket_filter': {
-        if (off < 0 || off + size > 192 || off % size !== 0 || size === 8) bad();
+        if (off < 0 || off + size > 192 || off % size !== 0) bad();
+        // cb[0..4] may be read and written at any size; the other u32 fields are read-only, ≤ 4 bytes.
+        const inCb = off >= 48 && off + size <= 68;
         const inU32Fields = off < 72 || (off >= 84 && off < 88) || (off >= 164 && off < 168) || (off >= 176 && off < 184);
-        if (!inU32Fields) bad();
-        if (write && !(off >= 48 && off < 68 && size === 4)) bad();
+        if (!inCb && (!inU32Fields || size === 8 || write)) bad();
         break;
       }
     }

@@ -5,6 +5,7 @@
 //   SOAK_RATE      simulator events per second (default 1000)
 //   SOAK_SAMPLE    seconds between samples (default 5)
 //   SOAK_KEEP=1    keep the temp dir (config, database, daemon log) for a look afterwards
+//   SOAK_CSV=FILE  also write every sample to FILE as CSV
 //
 // Run it alone with `npm run build && node -e "import('./dist/bench/soak.js').then(m => m.bench())"`
 // or through `npm run bench -- soak`.
@@ -209,6 +210,12 @@ export async function bench(): Promise<void> {
     }
   }
 
+  const csv = process.env.SOAK_CSV;
+  if (csv !== undefined && csv !== '') {
+    const cols = ['t', 'rssProc', 'rssMetric', 'events', 'alerts', 'incidentsCreated', 'incidentsUpdated', 'drops', 'dbBytes'] as const;
+    writeFileSync(csv, [cols.join(','), ...samples.map((s) => cols.map((c) => (c === 't' ? s.t.toFixed(1) : String(s[c]))).join(','))].join('\n') + '\n');
+    process.stdout.write(`samples written to ${csv}\n`);
+  }
   if (samples.length > 0) {
     const first = samples[0];
     const last = samples[samples.length - 1];
@@ -216,6 +223,8 @@ export async function bench(): Promise<void> {
     const warm = samples.filter((s) => s.t <= first.t + Math.max(30, (last.t - first.t) * 0.1));
     const tail = samples.filter((s) => s.t >= last.t - (last.t - first.t) * 0.25);
     const secondHalf = samples.filter((s) => s.t >= first.t + (last.t - first.t) / 2);
+    // After warm-up: from 180 s or 15 % of the run, whichever is later.
+    const settled = samples.filter((s) => s.t >= Math.max(first.t + 180, first.t + (last.t - first.t) * 0.15));
     const perHour = slope(secondHalf.map((s) => s.t), secondHalf.map((s) => s.rssProc)) * 3600;
     const span = last.t - first.t;
     process.stdout.write(
@@ -223,6 +232,9 @@ export async function bench(): Promise<void> {
         `samples ${samples.length} over ${span.toFixed(0)} s`,
         `RSS first ${mib(first.rssProc)} MiB, max during warm-up ${mib(Math.max(...warm.map((s) => s.rssProc)))} MiB, ` +
           `max overall ${mib(Math.max(...rss))} MiB, min ${mib(Math.min(...rss))} MiB, last ${mib(last.rssProc)} MiB`,
+        ...(settled.length > 0
+          ? [`RSS after warm-up (${settled[0].t.toFixed(0)} s on): ${mib(Math.min(...settled.map((s) => s.rssProc)))}..${mib(Math.max(...settled.map((s) => s.rssProc)))} MiB`]
+          : []),
         `RSS in the last quarter: ${mib(Math.min(...tail.map((s) => s.rssProc)))}..${mib(Math.max(...tail.map((s) => s.rssProc)))} MiB; ` +
           `trend over the second half ${(perHour / 1024 / 1024).toFixed(1)} MiB/hour`,
         `events ${last.events} (${span > 0 ? ((last.events - first.events) / span).toFixed(0) : '0'}/s steady), alerts ${last.alerts}, ` +

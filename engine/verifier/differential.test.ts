@@ -48,4 +48,24 @@ describe('differential fuzzing against Linux', () => {
     expect(unexplained).toEqual([]);
     expect(agree).toBeGreaterThan(n * 0.8);
   }, 300_000);
+
+  for (const progType of ['kprobe', 'socket_filter'] as const) {
+    it(`agrees as ${progType} programs with Linux's privileged rule for uninitialised stack`, () => {
+      const rng = new Rng(progType === 'kprobe' ? 0xc0ffee : 0x5ee5);
+      const progs = Array.from({ length: 200 }, () => {
+        const text = generateProgram(new Rng(rng.u32()));
+        return { text, a: assemble(text) };
+      });
+      const kernel = kernelVerifyBatch(progs.map((p) => ({ insns: p.a.insns, maps: p.a.maps, progType })));
+      if (!kernel[0].available) return;
+      const unexplained: string[] = [];
+      progs.forEach((p, i) => {
+        const r = verify(p.a.insns, { progType, ctxSize: progType === 'kprobe' ? 168 : 192, maps: p.a.maps, allowUninitStack: true });
+        if (r.ok === kernel[i].ok) return;
+        if (!r.ok && /\bcall 8\b/.test(p.text) && /invalid access to map value/.test(r.error?.message ?? '')) return; // nr_cpu_ids
+        unexplained.push(`Kestrel ${r.ok ? 'accepts' : `rejects (${r.error?.message})`}, Linux ${kernel[i].ok === true ? 'accepts' : `rejects (${kernelReason(kernel[i].log)})`}:\n${p.text}`);
+      });
+      expect(unexplained).toEqual([]);
+    }, 300_000);
+  }
 });

@@ -84,7 +84,7 @@ export function generateProgram(rng: Rng): string {
   let subUsed = false;
   let cbUsed = false;
   const block = (depth: number): void => {
-    switch (rng.int(14)) {
+    switch (rng.int(17)) {
       case 0: {
         // ctx read at a checked or slightly wrong offset
         const size = rng.pick([1, 2, 4, 8]);
@@ -198,6 +198,32 @@ export function generateProgram(rng: Rng): string {
         out.push(rng.chance(0.8) ? 'add r0, r3' : 'sub r0, r3');
         const sfx = { 1: 'b', 2: 'h', 4: 'w', 8: 'dw' }[size];
         out.push(rng.chance(0.5) ? `ldx${sfx} ${sreg()}, [r0+0]` : `stx${sfx} [r0+0], ${sreg()}`, `${l}:`);
+        break;
+      }
+      case 14: {
+        // atomics on a stack slot or a map value, sometimes misaligned
+        const l = L();
+        if (rng.chance(0.5)) {
+          out.push('stdw [r10-80], 0', `mov r2, ${sreg()}`, `lock ${rng.pick(['add', 'or', 'and', 'xor', 'fetch add', 'xchg'])} [r10-${rng.pick([80, 80, 76, 84])}], r2`, `ldxdw ${sreg()}, [r10-80]`);
+        } else {
+          out.push('stw [r10-4], 1', 'mov r2, r10', 'add r2, -4', 'lddw r1, map:a', 'call 1', `jeq r0, 0, ${l}`, 'mov r2, 1');
+          out.push(`lock ${rng.pick(['add', 'fetch add', 'xor', 'xchg'])}${rng.pick(['', '32'])} [r0+${rng.pick([0, 8, 24, 4, 28, 30])}], r2`, `mov ${sreg()}, r2`, `${l}:`);
+        }
+        break;
+      }
+      case 15: {
+        // a string read whose returned length indexes the buffer
+        const l = L();
+        const size = rng.pick([16, 32]);
+        out.push('mov r1, r10', `add r1, -${size + 8}`, `mov r2, ${size}`, `ldxdw r3, [r9+16]`, 'call 114', `jsle r0, ${rng.pick([0, 0, -1, 1])}, ${l}`, 'mov r2, r10', `add r2, -${size + 8}`, 'add r2, r0', `ldxb ${sreg()}, [r2${rng.pick(['-1', '-1', '+0'])}]`, `${l}:`);
+        break;
+      }
+      case 16: {
+        // 32-bit jumps against negative and large immediates
+        const l = L();
+        out.push(`${rng.pick(['jslt32', 'jsgt32', 'jlt32', 'jgt32', 'jset32', 'jne32'])} ${sreg()}, ${rng.pick([-1, -100, 0x7fffffff, 255, 0])}, ${l}`);
+        if (depth < 3) block(depth + 1);
+        out.push(`${l}:`);
         break;
       }
       case 11: {

@@ -65,6 +65,8 @@ export const FP_CONN = -32;
 export const FP_KEY32 = -40;
 export const FP_KEY64 = -48;
 export const FP_KEY128 = -72;
+/** LPM trie key {u32 prefixlen; u8 addr[16]} (20 bytes, 8-aligned slot). */
+export const FP_LPM = -96;
 
 /** scratch map value: u32 flags at 0. */
 export const SCRATCH_MISSING = 0;
@@ -635,8 +637,29 @@ export class CheckCompiler {
     const negate = c.op === '!=';
     const hit = negate ? f : t;
     const miss = negate ? t : f;
+    for (const v of values) if (v.kind !== 'ip' && v.kind !== 'net') throw new Unsupported(`fd IP fields compare with addresses and networks, not ${v.kind}`);
+    if ((c.op === 'in' || c.op === 'intersects') && values.some((v) => v.kind === 'net')) {
+      // A list of networks: one longest-prefix lookup in an LPM trie ({u32 prefixlen; u8 addr[16]}).
+      const set = this.maps.netSet(values.map((v) => (v.kind === 'ip' || v.kind === 'net' ? { bytes: v.bytes, prefix: v.kind === 'net' ? v.prefix : v.bytes.length * 8 } : { bytes: new Uint8Array(4), prefix: 0 })));
+      e.st(4, 10, FP_LPM, 128);
+      for (let w = 0; w < 4; w++) {
+        e.ldx(4, 3, 10, FP_KEY128 + 4 * w);
+        e.stx(4, 10, FP_LPM + 4 + 4 * w, 3);
+      }
+      e.ldMap(1, set.map);
+      e.mov(2, 10);
+      e.alu64(BPF_ADD, 2, { imm: FP_LPM });
+      e.call(HELPER_MAP_LOOKUP);
+      e.jmp(BPF_JEQ, 0, { imm: 0 }, miss);
+      e.ldx(8, 0, 0, 8 * Math.floor(set.bit / 64));
+      const bit = set.bit % 64;
+      if (bit >= 31) e.alu64(BPF_RSH, 0, { imm: bit });
+      e.jmp(BPF_JSET, 0, { imm: bit >= 31 ? 1 : 1 << bit }, hit);
+      e.ja(miss);
+      return;
+    }
     for (const v of values) {
-      if (v.kind !== 'ip' && v.kind !== 'net') throw new Unsupported(`fd IP fields compare with addresses and networks, not ${v.kind}`);
+      if (v.kind !== 'ip' && v.kind !== 'net') continue;
       const mapped = v.bytes.length === 4 ? Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v.bytes]) : v.bytes;
       const prefix = (v.kind === 'net' ? v.prefix : v.bytes.length * 8) + (v.bytes.length === 4 ? 96 : 0);
       const next = e.label();

@@ -97,3 +97,40 @@ describe('rule compiler', () => {
     expect(fired[11]).toEqual(['Pool port']);
   });
 });
+
+describe('network lists through the LPM trie', () => {
+  it('a longest-prefix hit carries every covering network of every list', () => {
+    const set = loadRuleTexts([
+      {
+        name: 'nets.yaml',
+        text: `
+- rule: Wide
+  desc: w
+  condition: evt.type = connect and fd.snet in ("10.0.0.0/8", "172.16.0.0/12")
+  output: wide %fd.sip
+  priority: INFO
+- rule: Narrow
+  desc: n
+  condition: evt.type = connect and fd.snet in ("10.1.0.0/16", "2001:db8::/32")
+  output: narrow %fd.sip
+  priority: INFO
+`,
+      },
+    ]);
+    expect(set.errors).toEqual([]);
+    const c = compileRuleSet(set);
+    expect(c.unsupported).toEqual([]);
+    expect(c.maps.get('kestrel_nets')?.type).toBe(11);
+    const runner = compiledRunner(c);
+    runner.step({ type: 'exec', ts: t(1), pid: 7, ppid: 1, exe: '/bin/x', argv: ['x'] });
+    const fired = (daddr: string, family: 'inet' | 'inet6' = 'inet'): string[] =>
+      runner.step({ type: 'connect', ts: t(2), pid: 7, family, daddr, dport: 80 }).records.map((r) => r.rule.name).sort();
+    expect(fired('10.1.2.3')).toEqual(['Narrow', 'Wide']);
+    expect(fired('10.2.0.1')).toEqual(['Wide']);
+    expect(fired('172.31.255.255')).toEqual(['Wide']);
+    expect(fired('172.32.0.1')).toEqual([]);
+    expect(fired('2001:db8:1::5', 'inet6')).toEqual(['Narrow']);
+    expect(fired('2001:db9::5', 'inet6')).toEqual([]);
+    expect(runner.faults).toEqual([]);
+  });
+});

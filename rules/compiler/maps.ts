@@ -7,6 +7,8 @@ import {
   BPF_F_RDONLY_PROG,
   BPF_MAP_TYPE_ARRAY,
   BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_LPM_TRIE,
+  BPF_F_NO_PREALLOC,
   BPF_MAP_TYPE_LRU_HASH,
   BPF_MAP_TYPE_RINGBUF,
   type MapDef,
@@ -19,6 +21,7 @@ export const RINGBUF_MAP = 'kestrel_events';
 export const SCRATCH_MAP = 'kestrel_scratch';
 export const AUTOMATA_MAP = 'kestrel_automata';
 export const CONNECT_ARGS_MAP = 'kestrel_connect_args';
+export const NETS_MAP = 'kestrel_nets';
 
 /** The scratch map's single value: flags, a string walk's state, and its input bytes. */
 export const SCRATCH = { missing: 0, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512, gen: 544, cache: 552 } as const;
@@ -138,6 +141,46 @@ export class MapRegistry {
     return { name, bit };
   }
 
+  private readonly netSets = new Map<string, number>();
+  private readonly netEntries = new Map<string, { addr: Uint8Array; prefix: number; sets: Set<number> }>();
+
+  /**
+   * A set of networks in the shared LPM trie (`kestrel_nets`, key {u32 prefixlen; u8 addr[16]},
+   * IPv4 as ::ffff:a.b.c.d/96+n); returns the set's bit in the value bitmap.
+   */
+  netSet(nets: readonly { bytes: Uint8Array; prefix: number }[]): { name: string; bit: number } {
+    const norm = nets.map((n) =>
+      n.bytes.length === 4
+        ? { addr: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...n.bytes]), prefix: n.prefix + 96 }
+        : { addr: Uint8Array.from(n.bytes), prefix: n.prefix },
+    );
+    const key = norm.map((n) => `${Buffer.from(n.addr).toString('hex')}/${n.prefix}`).sort().join(',');
+    let bit = this.netSets.get(key);
+    if (bit === undefined) {
+      bit = this.netSets.size;
+      this.netSets.set(key, bit);
+      for (const n of norm) {
+        const masked = maskAddr(n.addr, n.prefix);
+        const k = `${Buffer.from(masked).toString('hex')}/${n.prefix}`;
+        let ent = this.netEntries.get(k);
+        if (ent === undefined) {
+          ent = { addr: masked, prefix: n.prefix, sets: new Set() };
+          this.netEntries.set(k, ent);
+        }
+        ent.sets.add(bit);
+      }
+      this.defs.set(NETS_MAP, {
+        name: NETS_MAP,
+        type: BPF_MAP_TYPE_LPM_TRIE,
+        keySize: 20,
+        valueSize: 8 * Math.ceil(this.netSets.size / 64),
+        maxEntries: Math.max(1, this.netEntries.size),
+        flags: BPF_F_NO_PREALLOC,
+      });
+    }
+    return { name: NETS_MAP, bit };
+  }
+
   /** Final contents of the compiler's maps (call after every program is generated). */
   finish(): void {
     const auto = new Uint8Array(this.def(AUTOMATA_MAP).valueSize);
@@ -147,6 +190,28 @@ export class MapRegistry {
       off += (a.length + 7) & ~7;
     }
     this.contents.set(AUTOMATA_MAP, [{ key: new Uint8Array(4), value: auto }]);
+    if (this.netEntries.size > 0) {
+      const words = Math.ceil(this.netSets.size / 64);
+      const all = [...this.netEntries.values()];
+      const entries: { key: Uint8Array; value: Uint8Array }[] = [];
+      for (const ent of all) {
+        // A longest-prefix lookup returns one entry: it must carry the bits of every shorter
+        // network that also covers it.
+        const bits = new Set<number>();
+        for (const other of all) if (other.prefix <= ent.prefix && covers(other.addr, other.prefix, ent.addr)) for (const b of other.sets) bits.add(b);
+        const key = new Uint8Array(20);
+        new DataView(key.buffer).setUint32(0, ent.prefix, true);
+        key.set(ent.addr, 4);
+        const value = new Uint8Array(8 * words);
+        const dv = new DataView(value.buffer);
+        for (const b of bits) {
+          const w = Math.floor(b / 64);
+          dv.setBigUint64(8 * w, dv.getBigUint64(8 * w, true) | (1n << BigInt(b % 64)), true);
+        }
+        entries.push({ key, value });
+      }
+      this.contents.set(NETS_MAP, entries);
+    }
     for (const [cap, g] of this.stringSets) {
       const name = `kestrel_strset_${cap}`;
       const words = Math.ceil(g.sets.size / 64);
@@ -165,6 +230,21 @@ export class MapRegistry {
       this.contents.set(name, entries);
     }
   }
+}
+
+function maskAddr(addr: Uint8Array, prefix: number): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, prefix - 8 * i));
+    out[i] = addr[i] & ((0xff << (8 - bits)) & 0xff);
+  }
+  return out;
+}
+
+function covers(net: Uint8Array, prefix: number, addr: Uint8Array): boolean {
+  const m = maskAddr(addr, prefix);
+  for (let i = 0; i < 16; i++) if (m[i] !== net[i]) return false;
+  return true;
 }
 
 /** One program's view: its own list of maps (indexes used by lddw), drawn from the registry. */
@@ -190,6 +270,11 @@ export class CompilerMaps {
 
   stringSet(cap: number, items: readonly string[]): { map: number; bit: number } {
     const s = this.registry.stringSet(cap, items);
+    return { map: this.index(s.name), bit: s.bit };
+  }
+
+  netSet(nets: readonly { bytes: Uint8Array; prefix: number }[]): { map: number; bit: number } {
+    const s = this.registry.netSet(nets);
     return { map: this.index(s.name), bit: s.bit };
   }
 

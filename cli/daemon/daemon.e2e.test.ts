@@ -15,18 +15,20 @@ import { builtinRulesDir } from '../../config/paths.js';
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
 const SECRET = 'e2e-secret';
+let daemonLog = '';
+const logTail = (): string => daemonLog.split('\n').slice(-15).join('\n');
 
 interface Delivery {
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 45_000): Promise<T> {
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 120_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; daemon log:\n${logTail()}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -42,7 +44,8 @@ async function metrics(port: number): Promise<string> {
   return res.text();
 }
 
-describe('kestrel daemon end to end', () => {
+// Under a loaded machine the daemon's start (compile + verify) can take tens of seconds.
+describe('kestrel daemon end to end', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'kestrel-e2e-'));
   const rulesDir = join(dir, 'rules');
   const db = join(dir, 'kestrel.db');
@@ -77,7 +80,7 @@ describe('kestrel daemon end to end', () => {
       [
         `rules: [${rulesDir}]`,
         `db: ${db}`,
-        'source: {type: simulate, scenarios: [builtin], rate: 400, seed: 7}',
+        'source: {type: simulate, scenarios: [builtin], rate: 1000, seed: 7}',
         'engine: {exec: interp}',
         'aggregation: {window: 1h}',
         `http: {listen: 127.0.0.1:${httpPort}}`,
@@ -90,7 +93,10 @@ describe('kestrel daemon end to end', () => {
       ].join('\n') + '\n',
     );
     daemon = spawn(process.execPath, [CLI, 'daemon', '-c', join(dir, 'kestrel.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    daemon.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    daemon.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+      daemonLog = stderr;
+    });
   });
 
   afterAll(async () => {

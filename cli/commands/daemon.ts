@@ -100,7 +100,8 @@ export async function run(args: string[]): Promise<number> {
     for (const p of places) {
       try {
         watchers.push(watch(p, { persistent: false }, (_ev, name) => {
-          if (name === null || /\.ya?ml$/.test(String(name))) scheduleReload(`rule file changed: ${String(name ?? p)}`);
+          // Rule files only: rule-test files (*.test.yaml) beside them do not change the running set.
+          if (name === null || (/\.ya?ml$/.test(String(name)) && !/\.test\.ya?ml$/.test(String(name)))) scheduleReload(`rule file changed: ${String(name ?? p)}`);
         }));
       } catch {
         // a path that cannot be watched still reloads on SIGHUP

@@ -383,18 +383,6 @@ function toNfa(re: Re): Nfa {
 
 const MAX_DFA_STATES = 4096;
 
-function closure(nfa: Nfa, seeds: Iterable<number>): number[] {
-  const seen = new Set<number>();
-  const stack = [...seeds];
-  while (stack.length > 0) {
-    const s = stack.pop() as number;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    for (const t of nfa.eps[s]) if (!seen.has(t)) stack.push(t);
-  }
-  return [...seen].sort((a, b) => a - b);
-}
-
 /** Bytes that every NFA edge treats alike share a class. */
 function byteClasses(nfa: Nfa): { classOf: Uint8Array; classes: number; rep: number[] } {
   const sets = [...new Set(nfa.edge.filter((e) => e !== undefined).map((e) => (e as { set: Uint8Array }).set))];
@@ -416,33 +404,106 @@ function byteClasses(nfa: Nfa): { classOf: Uint8Array; classes: number; rep: num
   return { classOf, classes: sig.size, rep };
 }
 
+/**
+ * Per NFA state, the *important* states its epsilon closure reaches (states with a byte edge,
+ * and the accepting state), sorted. DFA states are sets of important states only, which keeps
+ * them small and lets every closure be computed once.
+ */
+function importantClosures(nfa: Nfa): Int32Array[] {
+  const n = nfa.eps.length;
+  const out: (Int32Array | undefined)[] = new Array(n);
+  const mark = new Int32Array(n);
+  let stamp = 0;
+  for (let s0 = 0; s0 < n; s0++) {
+    stamp++;
+    const found: number[] = [];
+    const stack = [s0];
+    while (stack.length > 0) {
+      const s = stack.pop() as number;
+      if (mark[s] === stamp) continue;
+      mark[s] = stamp;
+      if (nfa.edge[s] !== undefined || s === nfa.accept) found.push(s);
+      for (const t of nfa.eps[s]) if (mark[t] !== stamp) stack.push(t);
+    }
+    found.sort((a, b) => a - b);
+    out[s0] = Int32Array.from(found);
+  }
+  return out as Int32Array[];
+}
+
+const dfaCache = new Map<string, Dfa>();
+const DFA_CACHE_MAX = 4096;
+
+/** A structural key of a regex AST (byte sets as hex bitmaps). */
+function reKey(r: Re): string {
+  switch (r.t) {
+    case 'empty':
+      return 'e';
+    case 'set': {
+      let h = '';
+      for (let i = 0; i < 256; i += 8) {
+        let byte = 0;
+        for (let k = 0; k < 8; k++) byte |= r.bytes[i + k] << k;
+        h += byte.toString(16).padStart(2, '0');
+      }
+      return `[${h}]`;
+    }
+    case 'cat':
+      return `(${r.items.map(reKey).join('')})`;
+    case 'alt':
+      return `(${r.items.map(reKey).join('|')})`;
+    case 'star':
+      return `${reKey(r.item)}*`;
+  }
+}
+
 export function compileDfa(re: Re): Dfa {
+  // Rule sets repeat patterns (the same list or macro in many rules): build each automaton once.
+  const key = reKey(re);
+  const hit = dfaCache.get(key);
+  if (hit !== undefined) return hit;
+  const dfa = buildDfa(re);
+  if (dfaCache.size >= DFA_CACHE_MAX) dfaCache.delete(dfaCache.keys().next().value as string);
+  dfaCache.set(key, dfa);
+  return dfa;
+}
+
+function buildDfa(re: Re): Dfa {
   const nfa = toNfa(re);
   const { classOf, classes, rep } = byteClasses(nfa);
+  const clo = importantClosures(nfa);
   const ids = new Map<string, number>();
-  const sets: number[][] = [[]]; // state 0: dead
+  const sets: Int32Array[] = [new Int32Array(0)]; // state 0: dead
   ids.set('', 0);
-  const start = closure(nfa, [nfa.start]);
+  const start = clo[nfa.start];
   ids.set(start.join(','), 1);
   sets.push(start);
+  const mark = new Int32Array(nfa.eps.length);
+  let stamp = 0;
   const rows: number[][] = [];
   for (let d = 0; d < sets.length; d++) {
     const row: number[] = [];
     for (let c = 0; c < classes; c++) {
       const b = rep[c];
-      const moved: number[] = [];
+      stamp++;
+      const tgt: number[] = [];
       for (const s of sets[d]) {
         const e = nfa.edge[s];
-        if (e !== undefined && e.set[b] === 1) moved.push(e.to);
+        if (e === undefined || e.set[b] !== 1) continue;
+        for (const t of clo[e.to]) {
+          if (mark[t] === stamp) continue;
+          mark[t] = stamp;
+          tgt.push(t);
+        }
       }
-      const tgt = closure(nfa, moved);
+      tgt.sort((x, y) => x - y);
       const key = tgt.join(',');
       let id = ids.get(key);
       if (id === undefined) {
         id = sets.length;
         if (id >= MAX_DFA_STATES) throw new PatternError(`pattern needs more than ${MAX_DFA_STATES} automaton states`, 0);
         ids.set(key, id);
-        sets.push(tgt);
+        sets.push(Int32Array.from(tgt));
       }
       row.push(id);
     }

@@ -137,9 +137,9 @@ export class CheckCompiler {
         // ...`) share one automaton walk: one pass over the bytes instead of one per check.
         const { groups, rest } = this.walkGroups(x.children);
         const items: ((tt: Label, ff: Label) => void)[] = [
-          ...groups.flatMap((g) => this.splitForDfa(g.res).map((res) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
+          ...groups.flatMap((g) => this.splitForDfa(g.res).map((part) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
             this.loadBase(g.base, lf);
-            this.walk(g.shape, alternatives(res), lt, lf);
+            this.walk(g.shape, alternatives(part.res), lt, lf, part.dfa);
           }))),
           ...rest.map((c) => (tt: Label, ff: Label) => this.expr(c, tt, ff)),
         ];
@@ -204,11 +204,10 @@ export class CheckCompiler {
   }
 
   /** Split alternatives into groups whose union automaton stays within the state limit. */
-  private splitForDfa(res: readonly Re[]): Re[][] {
-    if (res.length <= 1) return [[...res]];
+  private splitForDfa(res: readonly Re[]): { res: Re[]; dfa?: Dfa }[] {
+    if (res.length <= 1) return [{ res: [...res] }];
     try {
-      compileDfa(alternatives(res));
-      return [[...res]];
+      return [{ res: [...res], dfa: compileDfa(alternatives(res)) }];
     } catch (err) {
       if (!(err instanceof PatternError)) throw err;
       const mid = Math.ceil(res.length / 2);
@@ -1138,12 +1137,12 @@ export class CheckCompiler {
    * the scratch value and a bpf_loop callback steps the automaton; the state ends in
    * scratch.state. r7 = the record.
    */
-  private walk(shape: StrShape, re: Parameters<typeof compileDfa>[0], t: Label, f: Label): void {
+  private walk(shape: StrShape, re: Parameters<typeof compileDfa>[0], t: Label, f: Label, compiled?: Dfa): void {
     const e = this.e;
     const nulIsSpace = shape.t === 'args' || shape.t === 'exeline' || shape.t === 'cmdline';
     let dfa: Dfa;
     try {
-      dfa = compileDfa(re);
+      dfa = compiled ?? compileDfa(re);
     } catch (err) {
       if (err instanceof PatternError) throw new Unsupported(err.message);
       throw err;

@@ -167,3 +167,15 @@ describe('helpers', () => {
     expect(parseImage('alpine@sha256:abcd')).toEqual({ repository: 'alpine', tag: undefined });
   });
 });
+
+describe('what the table keeps of long values', () => {
+  it('keeps argv and paths as the kernel process cache does', async () => {
+    const { fitArgv, cutBytes, PATH_MAX_KEPT } = await import('./process-table.js');
+    expect(fitArgv(['ls', '-l'])).toEqual(['ls', '-l']);
+    const long = fitArgv(['a'.repeat(300), 'b'.repeat(300), 'c']);
+    expect(long).toEqual(['a'.repeat(300), 'b'.repeat(210)]);
+    // 300 + 1 + 210 + 1 = 512 bytes: the block is full
+    expect(fitArgv(['é'.repeat(300)])[0]).toBe('é'.repeat(255));
+    expect(cutBytes('/x'.repeat(200), PATH_MAX_KEPT).length).toBe(255);
+  });
+});

@@ -80,6 +80,27 @@ export function cutBytes(s: string, max: number): string {
   return decoder.decode(b.subarray(0, end));
 }
 
+/**
+ * What the kernel's process cache keeps of an argv (collectors/kernel/maps.ts): each argument
+ * NUL-terminated in one 512-byte block, the last one cut to fit. The table keeps the same, so the
+ * reference evaluator and compiled programs see one truth, as Falco's userspace sees what its
+ * driver captured.
+ */
+export function fitArgv(argv: readonly string[], block = 512): string[] {
+  const out: string[] = [];
+  let used = 0;
+  for (const a of argv) {
+    if (used >= block) break;
+    const s = cutBytes(a, block - used - 1);
+    out.push(s);
+    used += (s.length * 3 <= block && isAscii(s) ? s.length : encoder.encode(s).length) + 1;
+  }
+  return out;
+}
+
+/** Paths the kernel keeps: 255 bytes (a 256-byte field with its NUL). */
+export const PATH_MAX_KEPT = 255;
+
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
@@ -420,10 +441,10 @@ export class ProcessTable {
       uid: ev.uid ?? base?.uid,
       gid: ev.gid ?? base?.gid,
       comm: failed ? '' : ev.comm !== undefined ? cutBytes(ev.comm, 15) : commFromExe(ev.exe),
-      exe: failed ? '' : ev.exe,
-      argv: failed ? [] : ev.argv,
+      exe: failed ? '' : cutBytes(ev.exe, PATH_MAX_KEPT),
+      argv: failed ? [] : fitArgv(ev.argv),
       env: failed ? [] : (ev.env ?? base?.env ?? []),
-      cwd: ev.cwd ?? base?.cwd,
+      cwd: ev.cwd !== undefined ? cutBytes(ev.cwd, PATH_MAX_KEPT) : base?.cwd,
       loginuid: ev.loginuid ?? base?.loginuid,
       tty: ev.tty ?? base?.tty,
       pgid: ev.pgid ?? base?.pgid,

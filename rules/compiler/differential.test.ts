@@ -70,7 +70,9 @@ function generate(set: RuleSet, seed: number, n: number): KestrelEvent[] {
     if (k < 0.5) return mutate(pick(strings));
     if (k < 0.6) return '';
     if (k < 0.7) return 'ünïcødé-✓';
-    if (k < 0.8) return 'a'.repeat(1 + Math.floor(r() * 40));
+    if (k < 0.75) return 'a'.repeat(1 + Math.floor(r() * 40));
+    // long values, past what the kernel's records keep (paths 255 bytes, the argv block 511)
+    if (k < 0.8) return `${pick(strings)}${'/x'.repeat(100 + Math.floor(r() * 200))}${pick(strings)}`;
     return pick(['bash', 'sh', 'nc', '-e', 'curl', '/tmp/x', '/dev/shm/y', 'python3', 'kubectl', 'sudo', '-c']);
   };
   const comm = (): string => Buffer.from(word() || 'p').subarray(0, 15).toString('utf8').replace(/\uFFFD/g, '') || 'p';

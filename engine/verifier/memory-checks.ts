@@ -133,7 +133,7 @@ export class MemoryChecker {
 
   protected ctxAccess(ptr: Reg, regno: number, off: number, size: number, write: boolean, i: number): Reg {
     if (this.opts.progType === 'raw') {
-      // Conformance-style memory: any in-bounds access, constant or variable offset, like a map value.
+      // Conformance-style memory, any in-bounds access, constant or variable offset, like a map value.
       this.region(ptr, regno, off, size, this.opts.ctxSize, (o) => `invalid bpf_context access off=${o} size=${size}`, i);
       if (!write) this.maxCtx = Math.max(this.maxCtx, Number(BigInt(ptr.off + off + size) + ptr.s.umax));
       return UNKNOWN;

@@ -105,7 +105,7 @@ function check(c: TCheck, ev: Evaluation): boolean {
   } else if (c.rhs.kind === 'values') rhs = c.rhs.values;
   else return false;
   if (!Array.isArray(lhs)) return checkOne(c, lhs, rhs);
-  // multi-valued fields: any value satisfying the check makes it hold; `!=` holds when no
+  // multi-valued fields, any value satisfying the check makes it hold; `!=` holds when no
   // value is equal (libsinsp compare_ip: fd.ip != X means neither end is X)
   if (c.op === '!=' && c.modifier === undefined) {
     const r = rhs[0];

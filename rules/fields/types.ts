@@ -44,7 +44,7 @@ export type ReadsFrom =
 export type ArgKind =
   | 'none' // no argument allowed
   | 'index' // required integer: proc.aname[2]
-  | 'index-optional' // integer, optional (without it: any ancestor)
+  | 'index-optional' // integer, optional (without it, any ancestor)
   | 'key' // required string key: k8s.pod.label[app], container.mount.dest[/etc]
   | 'key-optional'; // optional key
 

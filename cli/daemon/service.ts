@@ -235,7 +235,10 @@ export class Service {
     if (this.stopping) return;
     this.stopping = true;
     this.abort.abort();
-    await Promise.race([this.loop, new Promise((r) => setTimeout(r, graceMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    // The grace timer must not keep the process alive once the source has stopped.
+    clearTimeout(timer);
     await this.engine.close(graceMs);
     this.log.info({ events: this.counters.events }, 'stopped');
   }

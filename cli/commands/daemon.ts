@@ -72,14 +72,22 @@ export async function run(args: string[]): Promise<number> {
   try {
     service.start();
   } catch (e) {
-    if (e instanceof RuleSetError) {
-      log.fatal(`cannot start: ${e.message}`);
-      log.flush?.();
-      return 2;
-    }
-    throw e;
+    // Rules that do not compile or verify, a database that cannot be opened, an unknown
+    // scenario: one line that says why, exit 2.
+    const why = e instanceof RuleSetError ? e.message : e instanceof Error ? e.message : String(e);
+    log.fatal(`cannot start: ${why}`);
+    log.flush?.();
+    return 2;
   }
-  const server = cfg.http === undefined ? undefined : await startHttp(service, cfg.http.listen);
+  let server;
+  try {
+    server = cfg.http === undefined ? undefined : await startHttp(service, cfg.http.listen);
+  } catch (e) {
+    log.fatal(`cannot start: http.listen ${cfg.http?.listen}: ${e instanceof Error ? e.message : String(e)}`);
+    await service.stop().catch(() => undefined);
+    log.flush?.();
+    return 2;
+  }
   if (server !== undefined) log.info({ listen: cfg.http?.listen }, 'http: /healthz and /metrics');
 
   // Hot reload: SIGHUP, and rule files changing on disk (debounced).

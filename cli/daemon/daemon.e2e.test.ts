@@ -165,3 +165,17 @@ describe('kestrel daemon end to end', { timeout: 180_000 }, () => {
     expect(list.length).toBeGreaterThan(3);
   });
 });
+
+describe('kestrel daemon refuses to start, in one line', () => {
+  it('exits 2 when the database cannot be opened or the rules do not compile', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kestrel-e2e-bad-'));
+    const badDb = spawnSync(process.execPath, [CLI, 'daemon', '--db', join(dir, 'missing', 'dir', 'k.db')], { encoding: 'utf8', timeout: 60_000 });
+    expect(badDb.status).toBe(2);
+    expect(badDb.stderr).toMatch(/cannot start: .*ENOENT/);
+    expect(badDb.stderr).not.toMatch(/\n\s+at /);
+    writeFileSync(join(dir, 'bad.yaml'), '- rule: Bad\n  desc: x\n  condition: proc.nmae = bash\n  output: x\n  priority: WARNING\n');
+    const badRules = spawnSync(process.execPath, [CLI, 'daemon', '--db', join(dir, 'k.db'), '-r', join(dir, 'bad.yaml')], { encoding: 'utf8', timeout: 60_000 });
+    expect(badRules.status).toBe(2);
+    expect(badRules.stderr).toMatch(/cannot start: .*bad\.yaml:3:\d+.*proc\.nmae.*did you mean/);
+  });
+});

@@ -3,23 +3,31 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../../config/load.js';
 import { configToYaml, displayConfig } from '../../config/print.js';
 
-const HELP = `usage: kestrel config print [-c FILE] [--db FILE] [--json]
+const HELP = `usage: kestrel config print|check [-c FILE] [--db FILE] [-r PATH]... [--json]
 
 Shows the effective configuration: defaults, then kestrel.yaml (or -c FILE / $KESTREL_CONFIG),
 then KESTREL_* environment overrides, with secrets masked.
 Exit codes: 0 ok, 2 invalid configuration.`;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      db: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        db: { type: 'string' },
+        rules: { type: 'string', short: 'r', multiple: true },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`kestrel config: ${e instanceof Error ? e.message : String(e)}\n${HELP}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   if (values.help === true) {
     process.stdout.write(HELP + '\n');
     return 0;
@@ -30,7 +38,10 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { config, file } = loadConfig({ file: values.config, overrides: values.db === undefined ? undefined : { db: values.db } });
+    const overrides: { db?: string; rules?: string[] } = {};
+    if (values.db !== undefined) overrides.db = values.db;
+    if (values.rules !== undefined && values.rules.length > 0) overrides.rules = values.rules;
+    const { config, file } = loadConfig({ file: values.config, overrides });
     if (sub === 'check') {
       process.stdout.write(`configuration ok${file === undefined ? ' (defaults)' : ` (${file})`}\n`);
     } else if (values.json === true) {

@@ -21,7 +21,7 @@ options:
   --format F        kestrel (default) or tetragon
   -r, --rules PATH  rule file or folder (repeatable; default: the configured rules)
   -c, --config FILE kestrel.yaml
-  --db FILE         SQLite path (used once the alert store is connected)
+  --db FILE         incident store (SQLite; default ./kestrel.db): matches become incidents and webhooks
   --events          also print every event
   --no-rules        only read and count the events
   --json | --ndjson machine-readable output

@@ -24,7 +24,7 @@ options:
   --no-rules        only show the events
   -r, --rules PATH  rule file or folder (repeatable)
   -c, --config FILE kestrel.yaml
-  --db FILE         SQLite path (used once the alert store is connected)
+  --db FILE         incident store (SQLite; default ./kestrel.db): matches become incidents and webhooks
   --json | --ndjson machine-readable output
   -h, --help
 Exit codes: the command's own exit status (128+N when killed by signal N); 127 when the command

@@ -25,7 +25,7 @@ options:
   --events          also print every event
   -r, --rules PATH  rule file or folder (repeatable)
   -c, --config FILE kestrel.yaml
-  --db FILE         SQLite path (used once the alert store is connected)
+  --db FILE         incident store (SQLite; default ./kestrel.db): matches become incidents and webhooks
   --json | --ndjson machine-readable output
   -h, --help
 Exit codes: 0 no matches, 1 matches, 2 bad scenario, rules or configuration.`;

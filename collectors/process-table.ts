@@ -443,7 +443,7 @@ export class ProcessTable {
       comm: failed ? '' : ev.comm !== undefined ? cutBytes(ev.comm, 15) : commFromExe(ev.exe),
       exe: failed ? '' : cutBytes(ev.exe, PATH_MAX_KEPT),
       argv: failed ? [] : fitArgv(ev.argv),
-      env: failed ? [] : (ev.env ?? base?.env ?? []),
+      env: failed ? [] : ev.env !== undefined ? fitArgv(ev.env) : (base?.env ?? []),
       cwd: ev.cwd !== undefined ? cutBytes(ev.cwd, PATH_MAX_KEPT) : base?.cwd,
       loginuid: ev.loginuid ?? base?.loginuid,
       tty: ev.tty ?? base?.tty,

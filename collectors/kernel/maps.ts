@@ -46,14 +46,19 @@ export const U32_UNKNOWN = 0xffffffff;
  *   char exe[256];     //  88  proc.exepath
  *   char args[512];    // 344  argv[0], argv[1], ... each NUL-terminated, cut at 512
  *   char cwd[256];     // 856
- * };                   // size 1112
+ *   u16  envc;         // 1112 number of environment strings (not cut)
+ *   u16  env_len;      // 1114 bytes used in env[] including every NUL
+ *   u32  pad;          // 1116
+ *   char env[512];     // 1120 "NAME=value" strings, each NUL-terminated, cut at 512
+ * };                   // size 1632
  */
 export const KP = {
   pid: 0, tgid: 4, ppid: 8, uid: 12, gid: 16, loginuid: 20, tty: 24, flags: 28,
   startNs: 32, cgroupId: 40, containerIdx: 48, vpid: 52, pgid: 56, sid: 60,
   argc: 64, argsLen: 66, exeLen: 68, cwdLen: 70,
   comm: 72, commSize: 16, exe: 88, exeSize: 256, args: 344, argsSize: 512, cwd: 856, cwdSize: 256,
-  size: 1112,
+  envc: 1112, envLen: 1114, env: 1120, envSize: 512,
+  size: 1632,
 } as const;
 
 /** kestrel_proc.flags bits. */
@@ -149,6 +154,19 @@ export function encodeSock(family: number, lport: number, proto: number, laddr: 
 const enc = new TextEncoder();
 
 /** Write a NUL-terminated, NUL-padded string field; returns the bytes kept (without the NUL). */
+/** Strings back to back, each NUL-terminated, in a block of `size` bytes; returns the bytes used. */
+function putBlock(out: Uint8Array, off: number, size: number, strings: readonly string[]): number {
+  let used = 0;
+  for (const a of strings) {
+    if (used >= size) break;
+    const n = enc.encodeInto(a, out.subarray(off + used, off + size - 1)).written;
+    out[off + used + n] = 0;
+    used += n + 1;
+  }
+  out.fill(0, off + used, off + size);
+  return used;
+}
+
 function putStr(b: Uint8Array, off: number, size: number, s: string | undefined): number {
   if (s === undefined || s === '') {
     b.fill(0, off, off + size);
@@ -190,16 +208,10 @@ export function encodeProc(
   dv.setUint32(KP.pgid, (rec.pgid ?? 0) >>> 0, true);
   dv.setUint32(KP.sid, (rec.sid ?? 0) >>> 0, true);
   dv.setUint16(KP.argc, Math.min(rec.argv.length, 0xffff), true);
-  // args: each argument NUL-terminated, back to back, cut so the last byte is a NUL.
-  let used = 0;
-  for (const a of rec.argv) {
-    if (used >= KP.argsSize) break;
-    const n = enc.encodeInto(a, out.subarray(KP.args + used, KP.args + KP.argsSize - 1)).written;
-    out[KP.args + used + n] = 0;
-    used += n + 1;
-  }
-  out.fill(0, KP.args + used, KP.args + KP.argsSize);
-  dv.setUint16(KP.argsLen, used, true);
+  // args and env: each string NUL-terminated, back to back, cut so the last byte is a NUL.
+  dv.setUint16(KP.argsLen, putBlock(out, KP.args, KP.argsSize, rec.argv), true);
+  dv.setUint16(KP.envc, Math.min(rec.env.length, 0xffff), true);
+  dv.setUint16(KP.envLen, putBlock(out, KP.env, KP.envSize, rec.env), true);
   putStr(out, KP.comm, KP.commSize, rec.comm);
   dv.setUint16(KP.exeLen, putStr(out, KP.exe, KP.exeSize, rec.exe), true);
   dv.setUint16(KP.cwdLen, putStr(out, KP.cwd, KP.cwdSize, rec.cwd), true);

@@ -139,6 +139,10 @@ export class CheckCompiler {
         const items: ((tt: Label, ff: Label) => void)[] = [
           ...groups.flatMap((g) => this.splitForDfa(g.res).map((part) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
             this.loadBase(g.base, lf);
+            if (g.shape.t === 'cstr' && (g.shape.off === KP.comm || g.shape.off === KP.exe) && PROC_BASES.has(g.base.kind)) {
+              e.ldx(1, 0, 7, g.shape.off);
+              e.jmp(BPF_JEQ, 0, { imm: 0 }, lf);
+            }
             this.walk(g.shape, alternatives(part.res), lt, lf, part.dfa);
           }))),
           ...rest.map((c) => (tt: Label, ff: Label) => this.expr(c, tt, ff)),
@@ -309,6 +313,11 @@ export class CheckCompiler {
   private onRecord(acc: Access, c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
     const base = baseOf(acc);
     if (base !== undefined) this.loadBase(base, f);
+    if (acc.t === 'str' && acc.shape.t === 'cstr' && (acc.shape.off === KP.comm || acc.shape.off === KP.exe) && PROC_BASES.has(acc.base.kind)) {
+      // An empty name or executable path is no value (Falco: a process known by pid only).
+      this.e.ldx(1, 0, 7, acc.shape.off);
+      this.e.jmp(BPF_JEQ, 0, { imm: 0 }, f);
+    }
     if (c.op === 'exists') {
       this.existsCheck(acc, t, f);
       return;
@@ -1139,7 +1148,7 @@ export class CheckCompiler {
    */
   private walk(shape: StrShape, re: Parameters<typeof compileDfa>[0], t: Label, f: Label, compiled?: Dfa): void {
     const e = this.e;
-    const nulIsSpace = shape.t === 'args' || shape.t === 'exeline' || shape.t === 'cmdline';
+    const nulIsSpace = shape.t === 'args' || shape.t === 'exeline' || shape.t === 'cmdline' || shape.t === 'envline';
     let dfa: Dfa;
     try {
       dfa = compiled ?? compileDfa(re);
@@ -1160,11 +1169,11 @@ export class CheckCompiler {
       this.loop(this.callback(tab, 'cstr'));
     };
     /** scratch.end = min(args_len - 1, 511); scratch.phase = phase. */
-    const block = (phase: 0 | 1): void => {
+    const block = (phase: 0 | 1, off: number = KP.args, lenOff: number = KP.argsLen, size: number = KP.argsSize): void => {
       const ok = e.label();
       const nonEmpty = e.label();
-      this.copyToScratch(KP.args, KP.argsSize);
-      e.ldx(2, 0, 7, KP.argsLen);
+      this.copyToScratch(off, size);
+      e.ldx(2, 0, 7, lenOff);
       e.jmp(BPF_JNE, 0, { imm: 0 }, nonEmpty);
       e.movImm(0, 1);
       e.bind(nonEmpty);
@@ -1194,6 +1203,9 @@ export class CheckCompiler {
       case 'exeline':
         block(1);
         break;
+      case 'envline':
+        block(1, KP.env, KP.envLen, KP.envSize);
+        break;
       case 'args':
         block(0);
         break;
@@ -1221,6 +1233,9 @@ export class CheckCompiler {
     e.ja(f);
   }
 }
+
+/** Bases that are process-cache records. */
+const PROC_BASES: ReadonlySet<string> = new Set(['proc', 'ancestor', 'anyAncestor', 'procByPid']);
 
 function baseOf(acc: Access): Base | undefined {
   switch (acc.t) {

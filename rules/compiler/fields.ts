@@ -42,6 +42,8 @@ export type StrShape =
   | { t: 'exeline' }
   /** comm, then a space and argv[1..] when there are arguments (proc.cmdline) */
   | { t: 'cmdline' }
+  /** the environment strings joined by spaces (proc.env) */
+  | { t: 'envline' }
   /** the first 12 bytes of a cstr (container.id) */
   | { t: 'prefix12'; off: number; cap: number };
 
@@ -188,6 +190,9 @@ export function accessFor(f: TField, hook: Hook): Access {
       return { t: 'str', base: proc, shape: { t: 'exeline' } };
     case 'proc.cwd':
       return cstr(proc, KP.cwd, KP.cwdSize);
+    case 'proc.env':
+      if (f.arg !== undefined) throw new Unsupported(`${f.name}[...] (one variable by name) is not compiled yet`);
+      return { t: 'str', base: proc, shape: { t: 'envline' } };
     case 'proc.tty':
       return u32(proc, KP.tty);
     case 'proc.sid':

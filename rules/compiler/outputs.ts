@@ -125,6 +125,10 @@ function planAccess(plan: OutputPlan, acc: Access, hook: Hook): Deriver | undefi
           return typeof v === 'string' ? v.slice(0, 12) : v;
         };
       }
+      if (sh.t === 'envline') {
+        const envKey = add(plan, carrier(base, KP.env, KP.envSize, KIND_BYTES));
+        return (g) => argvOf(g(envKey))?.join(' ') ?? null;
+      }
       const argsKey = add(plan, carrier(base, KP.args, KP.argsSize, KIND_BYTES));
       if (sh.t === 'argv0') return (g) => argvOf(g(argsKey))?.[0] ?? null;
       if (sh.t === 'args') return (g) => argvOf(g(argsKey))?.slice(1).join(' ') ?? null;

@@ -1,6 +1,6 @@
 # tracepoint/syscalls/sys_exit_execve: look the current process up in the kernel's process cache
 # (kestrel_procs, struct kestrel_proc, docs/collectors.md) and send its ppid.
-.map kestrel_procs hash key=4 value=1112 entries=16384
+.map kestrel_procs hash key=4 value=1632 entries=16384
 .map events ringbuf key=0 value=0 entries=4096
   call 14                  # bpf_get_current_pid_tgid
   rsh r0, 32               # tgid

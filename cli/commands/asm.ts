@@ -1,6 +1,7 @@
 // `kestrel asm FILE [-o OUT] [--hex] [--json]`: assemble eBPF assembly to bytecode.
 
 import { parseArgs } from 'node:util';
+import { oneInput } from '../one-input.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { assemble, AsmError } from '../../engine/asm/assembler.js';
 import { slotsToHex } from '../../engine/isa.js';
@@ -20,9 +21,8 @@ Exit codes: 0 assembled, 2 usage or assembly errors (reported as FILE:LINE:COLUM
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const one = oneInput('asm', HELP, () =>
+    parseArgs({
       args,
       allowPositionals: true,
       options: {
@@ -34,21 +34,11 @@ export async function run(args: string[]): Promise<number> {
         rules: { type: 'string', short: 'r', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
-    });
-  } catch (e) {
-    process.stderr.write(`kestrel asm: ${e instanceof Error ? e.message : String(e)}\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`kestrel asm: expected one input file\n${HELP}`);
-    return 2;
-  }
-  const file = positionals[0];
+    }),
+  );
+  if (typeof one === 'number') return one;
+  const { values } = one.parsed;
+  const file = one.file;
   let text: string;
   try {
     text = readFileSync(file === '-' ? 0 : file, 'utf8');

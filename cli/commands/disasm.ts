@@ -1,6 +1,7 @@
 // `kestrel disasm FILE [--numbered]`: disassemble raw bytecode or a file of hex slots.
 
 import { parseArgs } from 'node:util';
+import { oneInput } from '../one-input.js';
 import { readFileSync } from 'node:fs';
 import { disassemble, disassembleNumbered } from '../../engine/asm/disassembler.js';
 import { looksLikeSlotText, parseSlotText, SlotTextError } from '../../engine/asm/slots.js';
@@ -22,9 +23,8 @@ Exit codes: 0 ok, 2 unreadable or malformed input.
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const one = oneInput('disasm', HELP, () =>
+    parseArgs({
       args,
       allowPositionals: true,
       options: {
@@ -35,21 +35,11 @@ export async function run(args: string[]): Promise<number> {
         rules: { type: 'string', short: 'r', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
-    });
-  } catch (e) {
-    process.stderr.write(`kestrel disasm: ${e instanceof Error ? e.message : String(e)}\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`kestrel disasm: expected one input file\n${HELP}`);
-    return 2;
-  }
-  const file = positionals[0];
+    }),
+  );
+  if (typeof one === 'number') return one;
+  const { values } = one.parsed;
+  const file = one.file;
   let bytes: Buffer;
   try {
     bytes = readFileSync(file === '-' ? 0 : file);

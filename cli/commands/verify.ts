@@ -2,6 +2,7 @@
 // (assembly, ELF object or raw bytecode) and print the verdict and the Linux-style log.
 
 import { parseArgs } from 'node:util';
+import { oneInput } from '../one-input.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,9 +64,8 @@ function hookContext(hook: string, ctxSize: number): { progType: ProgType; ctxSi
 }
 
 export async function run(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const one = oneInput('verify', HELP, () =>
+    parseArgs({
       args,
       allowPositionals: true,
       options: {
@@ -81,21 +81,11 @@ export async function run(args: string[]): Promise<number> {
         rules: { type: 'string', short: 'r', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
-    });
-  } catch (e) {
-    process.stderr.write(`kestrel verify: ${e instanceof Error ? e.message : String(e)}\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`kestrel verify: expected one input file\n${HELP}`);
-    return 2;
-  }
-  const file = positionals[0];
+    }),
+  );
+  if (typeof one === 'number') return one;
+  const { values } = one.parsed;
+  const file = one.file;
   const ctxSize = values['ctx-size'] !== undefined ? Number(values['ctx-size']) : 64;
   if (!Number.isInteger(ctxSize) || ctxSize < 0 || ctxSize > 1 << 20) {
     process.stderr.write(`kestrel verify: bad --ctx-size '${values['ctx-size']}'\n`);

@@ -3,6 +3,7 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { alertOptionsFromConfig } from '../alerts/config.js';
 import type { KestrelConfig } from '../config/schema.js';
 import type { KestrelEvent } from './events.js';
 import { formatEvent } from './ndjson.js';
@@ -93,13 +94,7 @@ export function pipelineFromConfig(cfg: KestrelConfig): Pipeline {
     hosts: cfg.dns.hosts,
     exec: cfg.engine.exec,
     ringbufSize: cfg.ringbuf_size,
-    store: {
-      db: cfg.db,
-      aggregationWindowMs: cfg.aggregation.window,
-      retention: { maxAgeMs: cfg.retention.max_age, maxIncidents: cfg.retention.max_incidents },
-      webhooks: cfg.webhooks,
-      hostname: cfg.hostname,
-    },
+    store: alertOptionsFromConfig(cfg),
     log: process.env['KESTREL_DEBUG'] === undefined ? undefined : (msg) => process.stderr.write(`kestrel: ${msg}\n`),
   });
 }

@@ -3,7 +3,6 @@
 // and the webhooks. Hot reload swaps the rule set only after the new one compiled and verified;
 // stop() drains everything before it returns.
 
-import { hostname as osHostname } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { KestrelConfig } from '../../config/schema.js';
 import { loadRules, formatDiag, expandRulePaths, type RuleSet } from '../../rules/loader/index.js';
@@ -16,6 +15,7 @@ import { jitRunner } from '../../engine/jit/index.js';
 import { RingBufConsumer } from '../../engine/maps/index.js';
 import { createAlertEngine, dropCounterReader, ringSource, type AlertEngine, type RingSource } from '../../alerts/engine.js';
 import { compiledRuleOptions } from '../../alerts/compiled.js';
+import { alertOptionsFromConfig } from '../../alerts/config.js';
 import { processTableEnricher } from '../../alerts/enrich.js';
 import { HDR_RULE_ID } from '../../alerts/record-format.js';
 import type { KestrelEvent } from '../../collectors/events.js';
@@ -118,13 +118,9 @@ export class Service {
     });
     this.attached = attachRuleSet(this.ek, this.bundle.compiled);
     this.engine = createAlertEngine({
-      db: cfg.db,
+      ...alertOptionsFromConfig(cfg),
       ...compiledRuleOptions(this.bundle.compiled),
-      aggregationWindowMs: cfg.aggregation.window,
-      retention: { maxAgeMs: cfg.retention.max_age, maxIncidents: cfg.retention.max_incidents },
-      webhooks: cfg.webhooks,
       logger: this.log,
-      hostname: cfg.hostname ?? osHostname(),
       enricher: processTableEnricher(this.ek.kernel.table),
       // Records carry bpf_ktime_get_ns(): the kernel's clock since its (simulated) boot.
       clock: (ktime) => ktime + this.ek.kernel.env.bootWallNs,

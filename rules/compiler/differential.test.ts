@@ -172,15 +172,6 @@ describe('compiled rules agree with the reference evaluator', () => {
         const got = records.map((x) => x.rule.name).sort();
         const want = contexts.flatMap((c) => referenceMatches(set, compiled, c.context)).sort();
         matches += got.length;
-        if (JSON.stringify(got) !== JSON.stringify(want) && process.env.KESTREL_DIFF_DEBUG !== undefined && ev.type === 'exec') {
-          const c = contexts[0]?.context;
-          const anc = c?.ancestors().map((a) => `${a.pid}:${a.comm}`).join(' ');
-          const pm = runner.ek.vm.mapByName('kestrel_procs');
-          const key = new Uint8Array(4);
-          new DataView(key.buffer).setUint32(0, ev.ppid ?? 0, true);
-          const v = pm?.lookup(key);
-          console.log('DEBUG', ev.pid, 'ppid', ev.ppid, 'table ancestors', anc, 'table parent', JSON.stringify(c?.process?.ppid), 'kernel parent entry', v === undefined ? 'none' : Buffer.from(v.subarray(72, 88)).toString().replace(/\0+$/, ''), 'flags', v === undefined ? '' : new DataView(v.buffer, v.byteOffset).getUint32(28, true));
-        }
         if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${JSON.stringify(ev, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n  compiled: ${got.join(', ')}\n  reference: ${want.join(', ')}`);
       }
       expect(runner.faults).toEqual([]);

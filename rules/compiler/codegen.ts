@@ -14,6 +14,9 @@
 //   fp-24  container record pointer         fp-32  connect stash pointer (connect hook)
 //   fp-40  u32 key scratch                  fp-48  u64 key scratch
 //   fp-72..-56  16-byte key scratch (DNS, LPM)
+//   fp-232..-280  ancestors 2..8 (or the process's record; scratch.ancestors says how many are real)
+// Records without a pointer slot (user and group names, the socket's local end) are copied into
+// the scratch value once per event, at their first use (see cachedRecord).
 
 import {
   BPF_ADD,
@@ -35,7 +38,7 @@ import {
   BPF_MUL,
   BPF_RSH,
 } from '../../engine/isa.js';
-import { KDP, KP, KS } from '../../collectors/kernel/maps.js';
+import { KDP, KP, KS, KU } from '../../collectors/kernel/maps.js';
 import type { TCheck, TExpr, TField, TFieldExpr, TValue } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg, type Size } from './emit.js';
@@ -67,10 +70,16 @@ export const FP_KEY64 = -48;
 export const FP_KEY128 = -72;
 /** LPM trie key {u32 prefixlen; u8 addr[16]} (20 bytes, 8-aligned slot). */
 export const FP_LPM = -96;
+/** Ancestors 2..MAX_ANCESTORS, below the DNS key area (fp-224..-80). */
+const FP_ANCESTORS = -232;
+
+/** Stack slot of the pointer to the ancestor record at `depth` (1: the parent). */
+export function fpAncestor(depth: number): number {
+  return depth === 1 ? FP_PARENT : FP_ANCESTORS - 8 * (depth - 2);
+}
 
 /** scratch map value: u32 flags at 0. */
 export const SCRATCH_MISSING = 0;
-export const MISSING_PARENT = 1;
 export const MISSING_CONTAINER = 2;
 
 const HELPER_MAP_LOOKUP = 1;
@@ -106,6 +115,8 @@ export class CheckCompiler {
     readonly e: Emitter,
     readonly hook: Hook,
     readonly maps: CompilerMaps,
+    /** How many ancestors the preamble looks up into their stack slots. */
+    readonly ancestorDepth: number = MAX_ANCESTORS,
   ) {}
 
   // ---------------------------------------------------------------- expressions
@@ -425,12 +436,9 @@ export class CheckCompiler {
       case 'conn':
         this.ldxStack(8, 7, FP_CONN);
         return;
-      case 'ancestor': {
-        this.ldxStack(8, 7, FP_PARENT);
-        this.missingBit(MISSING_PARENT, missing);
-        for (let d = 2; d <= base.depth; d++) this.stepAncestor(missing);
+      case 'ancestor':
+        this.ancestorAt(base.depth, missing);
         return;
-      }
       case 'procByPid': {
         this.ldxStack(8, 1, FP_PROC);
         e.ldx(4, 1, 1, base.pidOff);
@@ -440,10 +448,13 @@ export class CheckCompiler {
         return;
       }
       case 'name': {
-        this.ldxStack(8, 1, FP_PROC);
-        e.ldx(4, 1, 1, base.idOff);
-        e.jmp32(BPF_JEQ, 1, { imm: -1 }, missing);
-        this.lookupU32Key(this.maps.index(base.table === 'users' ? 'kestrel_users' : 'kestrel_groups'), 1, missing);
+        const map = this.maps.index(base.table === 'users' ? 'kestrel_users' : 'kestrel_groups');
+        this.cachedRecord(`name|${base.table}|${base.idOff}`, KU.size, (none) => {
+          this.ldxStack(8, 1, FP_PROC);
+          e.ldx(4, 1, 1, base.idOff);
+          e.jmp32(BPF_JEQ, 1, { imm: -1 }, none);
+          this.lookupU32Key(map, 1, none);
+        }, missing);
         e.mov(7, 0);
         return;
       }
@@ -476,31 +487,54 @@ export class CheckCompiler {
     e.jmp(BPF_JEQ, 0, { imm: 0 }, missing);
   }
 
-  /** r7 = parent of the record in r7, or jump to `missing`. */
-  private stepAncestor(missing: Label): void {
-    const e = this.e;
-    e.ldx(4, 1, 7, KP.ppid);
-    e.jmp(BPF_JEQ, 1, { imm: 0 }, missing);
-    this.lookupU32Key(this.maps.index('kestrel_procs'), 1, missing);
-    e.mov(7, 0);
+  /** r7 = the ancestor at `depth` the preamble found, or jump to `missing`. */
+  private ancestorAt(depth: number, missing: Label): void {
+    if (depth > this.ancestorDepth) throw new Error(`internal: ancestor ${depth} is beyond the ${this.ancestorDepth} the preamble looks up`);
+    this.e.ldMapValue(1, this.maps.index(SCRATCH_MAP), 0);
+    this.e.ldx(4, 1, 1, SCRATCH.ancestors);
+    this.e.jmp(BPF_JLT, 1, { imm: depth }, missing);
+    this.ldxStack(8, 7, fpAncestor(depth));
   }
 
   /** Evaluate `body` on the parent, grandparent, ... (at most MAX_ANCESTORS); any true wins. */
   private anyAncestor(body: (t: Label, f: Label) => void, t: Label, f: Label): void {
     const e = this.e;
-    this.ldxStack(8, 7, FP_PARENT);
-    this.missingBit(MISSING_PARENT, f);
     for (let d = 1; d <= MAX_ANCESTORS; d++) {
-      const next = e.label();
-      // The body may clobber r7 (it reloads nothing): keep the ancestor in fp-48.
-      e.stx(8, 10, FP_KEY64, 7);
+      const next = d === MAX_ANCESTORS ? f : e.label();
+      this.ancestorAt(d, f);
       body(t, next);
-      e.bind(next);
-      if (d === MAX_ANCESTORS) break;
-      e.ldx(8, 7, 10, FP_KEY64);
-      this.stepAncestor(f);
+      if (next !== f) e.bind(next);
     }
-    e.ja(f);
+  }
+
+  /**
+   * r0 = the scratch copy of a record that `find` looks up (leaving it in r0, or jumping to its
+   * `none` label); jumps to `missing` when there is none. The lookup and the copy happen once
+   * per event: later uses find the area stamped with the event's generation.
+   */
+  private cachedRecord(key: string, size: number, find: (none: Label) => void, missing: Label): void {
+    const e = this.e;
+    const area = this.maps.registry.cacheArea(key, 16 + size);
+    const scratch = this.maps.index(SCRATCH_MAP);
+    const have = e.label();
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.ldx(8, 3, 1, area);
+    e.jmp(BPF_JEQ, 2, 3, have);
+    e.stx(8, 1, area, 2);
+    e.st(8, 1, area + 8, 0);
+    find(have);
+    e.ldMapValue(1, scratch, 0);
+    for (let o = 0; o < size; o += 8) {
+      e.ldx(8, 2, 0, o);
+      e.stx(8, 1, area + 16 + o, 2);
+    }
+    e.st(8, 1, area + 8, 1);
+    e.bind(have);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, area + 8);
+    e.jmp(BPF_JEQ, 2, { imm: 0 }, missing);
+    e.ldMapValue(0, scratch, area + 16);
   }
 
   // ---------------------------------------------------------------- connect
@@ -594,15 +628,18 @@ export class CheckCompiler {
     e.jmp(BPF_JEQ, 0, { imm: 0 }, missing);
   }
 
-  /** r0 = this task's kestrel_socks entry (the connection's local end), or jump to `missing`. */
+  /** r0 = (a copy of) this task's kestrel_socks entry (the connection's local end), or jump to `missing`. */
   private lookupSock(missing: Label): void {
     const e = this.e;
-    e.call(HELPER_PID_TGID);
-    e.stx(8, 10, FP_KEY64, 0);
-    this.lookupKey(this.maps.index('kestrel_socks'), FP_KEY64, missing);
-    e.ldx(2, 1, 0, KS.family);
-    e.jmp(BPF_JEQ, 1, { imm: AF_UNIX }, missing);
-    e.jmp(BPF_JEQ, 1, { imm: 0 }, missing);
+    const socks = this.maps.index('kestrel_socks');
+    this.cachedRecord('sock', KS.size, (none) => {
+      e.call(HELPER_PID_TGID);
+      e.stx(8, 10, FP_KEY64, 0);
+      this.lookupKey(socks, FP_KEY64, none);
+      e.ldx(2, 1, 0, KS.family);
+      e.jmp(BPF_JEQ, 1, { imm: AF_UNIX }, none);
+      e.jmp(BPF_JEQ, 1, { imm: 0 }, none);
+    }, missing);
   }
 
   /** The end's address as 16 bytes (IPv4 as ::ffff:a.b.c.d) at fp+FP_KEY128, or jump to `missing`. */
@@ -1232,6 +1269,48 @@ export class CheckCompiler {
     e.jmp(BPF_JNE, 4, { imm: 0 }, t);
     e.ja(f);
   }
+}
+
+/** The deepest ancestor that `exprs` or the record carriers read (MAX_ANCESTORS for any-ancestor fields); 0 for none. */
+export function ancestorDepthOf(exprs: readonly TExpr[], carrierBases: readonly Base[], hook: Hook): number {
+  let depth = 0;
+  const base = (b: Base): void => {
+    if (b.kind === 'anyAncestor') depth = MAX_ANCESTORS;
+    else if (b.kind === 'ancestor') depth = Math.max(depth, b.depth);
+  };
+  const field = (x: TFieldExpr): void => {
+    if (x.kind === 'transform') {
+      field(x.arg);
+      return;
+    }
+    let acc: Access;
+    try {
+      acc = accessFor(x, hook);
+    } catch {
+      return; // reported when the check is compiled
+    }
+    if ('base' in acc) base(acc.base);
+  };
+  const walk = (x: TExpr): void => {
+    switch (x.kind) {
+      case 'and':
+      case 'or':
+        x.children.forEach(walk);
+        return;
+      case 'not':
+        walk(x.child);
+        return;
+      case 'check':
+        field(x.lhs);
+        if (x.rhs.kind === 'field') field(x.rhs.field);
+        return;
+      default:
+        return;
+    }
+  };
+  exprs.forEach(walk);
+  carrierBases.forEach(base);
+  return depth;
 }
 
 /** Bases that are process-cache records. */

@@ -23,8 +23,11 @@ export const AUTOMATA_MAP = 'kestrel_automata';
 export const CONNECT_ARGS_MAP = 'kestrel_connect_args';
 export const NETS_MAP = 'kestrel_nets';
 
-/** The scratch map's single value: flags, a string walk's state, and its input bytes. */
-export const SCRATCH = { missing: 0, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512, gen: 544, cache: 552 } as const;
+/**
+ * The scratch map's single value: flags, the number of ancestors the preamble found, a string
+ * walk's state and its input bytes, the event generation, then per-event cache areas.
+ */
+export const SCRATCH = { missing: 0, ancestors: 4, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512, gen: 544, cache: 552 } as const;
 export const SCRATCH_SIZE = SCRATCH.cache;
 
 export interface AutomatonRef {
@@ -60,17 +63,27 @@ export class MapRegistry {
   }
 
   private readonly cacheSlots = new Map<string, number>();
+  private cacheEnd: number = SCRATCH.cache;
 
   /**
    * A per-event cache slot in the scratch value ({u64 generation; u64 word}): lookups whose
    * result several rules test (the same field in string sets) are done once per event.
    */
   cacheSlot(key: string): number {
+    return this.cacheArea(key, 16);
+  }
+
+  /**
+   * A per-event cache area of `size` bytes (8-aligned, starting with the u64 generation it was
+   * filled at): records copied out of a lookup that several checks read.
+   */
+  cacheArea(key: string, size: number): number {
     let off = this.cacheSlots.get(key);
     if (off === undefined) {
-      off = SCRATCH.cache + 16 * this.cacheSlots.size;
+      off = this.cacheEnd;
+      this.cacheEnd += (size + 7) & ~7;
       this.cacheSlots.set(key, off);
-      this.def(SCRATCH_MAP).valueSize = off + 16;
+      this.def(SCRATCH_MAP).valueSize = this.cacheEnd;
     }
     return off;
   }

@@ -34,7 +34,7 @@ import {
 import type { TExpr } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg } from './emit.js';
-import { CheckCompiler, FP_CONN, FP_CONTAINER, FP_KEY32, FP_KEY64, FP_PARENT, FP_PROC, MISSING_CONTAINER, MISSING_PARENT, SCRATCH_MISSING } from './codegen.js';
+import { CheckCompiler, FP_CONN, FP_CONTAINER, FP_KEY32, FP_KEY64, FP_PROC, MISSING_CONTAINER, SCRATCH_MISSING, ancestorDepthOf, fpAncestor } from './codegen.js';
 import { CompilerMaps, CONNECT_ARGS_MAP, MapRegistry, RINGBUF_MAP, SCRATCH, SCRATCH_MAP } from './maps.js';
 import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
@@ -114,7 +114,12 @@ export function connectStashProgram(registry: MapRegistry): GeneratedProgram {
 export function ruleProgram(registry: MapRegistry, hook: Hook, rules: readonly RuleCode[], name: string, matching: 'all' | 'first'): GeneratedProgram {
   const e = new Emitter();
   const maps = new CompilerMaps(registry);
-  const cc = new CheckCompiler(e, hook, maps);
+  const depth = ancestorDepthOf(
+    rules.map((r) => r.expr),
+    rules.flatMap((r) => r.carriers.map((c) => c.carrier.base)),
+    hook,
+  );
+  const cc = new CheckCompiler(e, hook, maps, depth);
   const out = e.label();
 
   e.mov(6, 1);
@@ -130,31 +135,32 @@ export function ruleProgram(registry: MapRegistry, hook: Hook, rules: readonly R
   e.stx(8, 10, FP_PROC, 0);
   e.ldMapValue(1, maps.index(SCRATCH_MAP), 0);
   e.st(4, 1, SCRATCH_MISSING, 0);
+  e.st(4, 1, SCRATCH.ancestors, 0);
   // A new event: per-event caches filled before this generation are stale.
   e.ldx(8, 2, 1, SCRATCH.gen);
   e.alu64(BPF_ADD, 2, { imm: 1 });
   e.stx(8, 1, SCRATCH.gen, 2);
-  // The parent (or the process itself, flagged missing).
-  const noParent = e.label();
-  const parentDone = e.label();
-  e.ldx(4, 1, 0, KP.ppid);
-  e.jmp(BPF_JEQ, 1, { imm: 0 }, noParent);
-  e.stx(4, 10, FP_KEY32, 1);
-  e.ldMap(1, maps.index('kestrel_procs'));
-  e.mov(2, 10);
-  e.alu64(BPF_ADD, 2, { imm: FP_KEY32 });
-  e.call(H_LOOKUP);
-  e.jmp(BPF_JEQ, 0, { imm: 0 }, noParent);
-  e.stx(8, 10, FP_PARENT, 0);
-  e.ja(parentDone);
-  e.bind(noParent);
-  e.ldMapValue(1, maps.index(SCRATCH_MAP), 0);
-  e.ldx(4, 2, 1, SCRATCH_MISSING);
-  e.alu64(BPF_OR, 2, { imm: MISSING_PARENT });
-  e.stx(4, 1, SCRATCH_MISSING, 2);
-  e.ldx(8, 0, 10, FP_PROC);
-  e.stx(8, 10, FP_PARENT, 0);
-  e.bind(parentDone);
+  // The ancestors the rules read, looked up once: every slot starts as the process's own record
+  // (a pointer of the same type, so every path leaves the same verifier state) and
+  // scratch.ancestors counts the real ones.
+  for (let d = 1; d <= Math.max(1, depth); d++) e.stx(8, 10, fpAncestor(d), 0);
+  e.mov(7, 0);
+  const walked = e.label();
+  for (let d = 1; d <= depth; d++) {
+    e.ldx(4, 1, 7, KP.ppid);
+    e.jmp(BPF_JEQ, 1, { imm: 0 }, walked);
+    e.stx(4, 10, FP_KEY32, 1);
+    e.ldMap(1, maps.index('kestrel_procs'));
+    e.mov(2, 10);
+    e.alu64(BPF_ADD, 2, { imm: FP_KEY32 });
+    e.call(H_LOOKUP);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, walked);
+    e.stx(8, 10, fpAncestor(d), 0);
+    e.mov(7, 0);
+    e.ldMapValue(1, maps.index(SCRATCH_MAP), 0);
+    e.st(4, 1, SCRATCH.ancestors, d);
+  }
+  e.bind(walked);
   // The container (the host's entry, cgroup 1, when the process's is unknown).
   const haveContainer = e.label();
   const lookupContainer = (): void => {

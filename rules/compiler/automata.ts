@@ -20,6 +20,19 @@ export interface Dfa {
   accept: Uint8Array;
 }
 
+/**
+ * Several patterns walked at once (the union's subset construction, each NFA accept state
+ * tagged with its pattern): a state's mask says which patterns accept there.
+ */
+export interface MultiDfa extends Dfa {
+  /** Number of patterns (at most MAX_TAGS). */
+  tags: number;
+  /** Per state, two u32 words: bit k set when pattern k accepts in that state. */
+  masks: Uint32Array;
+}
+
+export const MAX_TAGS = 64;
+
 export const DEAD = 0;
 export const START = 1;
 
@@ -306,6 +319,24 @@ export function pmatchRe(paths: readonly string[]): Re {
   };
 }
 
+/**
+ * R' when `re` is R'·.* ("some prefix matches R'"), else undefined. A shared walk tests such
+ * patterns by noting every state it passes through instead of carrying "already matched" in
+ * its states, which keeps the union of many `contains` patterns linear instead of exponential.
+ */
+export function stickyForm(re: Re): Re | undefined {
+  if (re.t === 'star' && re.item.t === 'set' && re.item.bytes.every((b) => b === 1)) return { t: 'empty' };
+  if (re.t === 'cat' && re.items.length > 0) {
+    const last = stickyForm(re.items[re.items.length - 1]);
+    return last === undefined ? undefined : { t: 'cat', items: [...re.items.slice(0, -1), last] };
+  }
+  if (re.t === 'alt' && re.items.length > 0) {
+    const items = re.items.map(stickyForm);
+    return items.every((x) => x !== undefined) ? { t: 'alt', items: items as Re[] } : undefined;
+  }
+  return undefined;
+}
+
 export function alternatives(res: readonly Re[]): Re {
   return { t: 'alt', items: [...res] };
 }
@@ -318,12 +349,13 @@ interface Nfa {
   /** per state: [set index, target] or undefined */
   edge: ({ set: Uint8Array; to: number } | undefined)[];
   start: number;
-  accept: number;
+  /** per state: the pattern whose accept state it is, or -1 */
+  acceptOf: Int32Array;
 }
 
 const MAX_NFA_STATES = 20_000;
 
-function toNfa(re: Re): Nfa {
+function toNfa(res: readonly Re[]): Nfa {
   const eps: number[][] = [];
   const edge: ({ set: Uint8Array; to: number } | undefined)[] = [];
   const state = (): number => {
@@ -375,8 +407,21 @@ function toNfa(re: Re): Nfa {
       }
     }
   };
-  const f = build(re);
-  return { eps, edge, start: f.s, accept: f.e };
+  if (res.length === 1) {
+    const f = build(res[0]);
+    const acceptOf = new Int32Array(eps.length).fill(-1);
+    acceptOf[f.e] = 0;
+    return { eps, edge, start: f.s, acceptOf };
+  }
+  const start = state();
+  const ends = res.map((r) => {
+    const f = build(r);
+    eps[start].push(f.s);
+    return f.e;
+  });
+  const acceptOf = new Int32Array(eps.length).fill(-1);
+  ends.forEach((e, k) => (acceptOf[e] = k));
+  return { eps, edge, start, acceptOf };
 }
 
 // --- DFA ----------------------------------------------------------------------------------------
@@ -422,7 +467,7 @@ function importantClosures(nfa: Nfa): Int32Array[] {
       const s = stack.pop() as number;
       if (mark[s] === stamp) continue;
       mark[s] = stamp;
-      if (nfa.edge[s] !== undefined || s === nfa.accept) found.push(s);
+      if (nfa.edge[s] !== undefined || nfa.acceptOf[s] >= 0) found.push(s);
       for (const t of nfa.eps[s]) if (mark[t] !== stamp) stack.push(t);
     }
     found.sort((a, b) => a - b);
@@ -435,7 +480,7 @@ const dfaCache = new Map<string, Dfa>();
 const DFA_CACHE_MAX = 4096;
 
 /** A structural key of a regex AST (byte sets as hex bitmaps). */
-function reKey(r: Re): string {
+export function reKey(r: Re): string {
   switch (r.t) {
     case 'empty':
       return 'e';
@@ -468,8 +513,40 @@ export function compileDfa(re: Re): Dfa {
   return dfa;
 }
 
+const multiCache = new Map<string, MultiDfa>();
+
+/**
+ * One automaton for several patterns: walking it once tells which of them match (state masks).
+ * Throws PatternError past MAX_TAGS patterns or the state limit (`maxStates`).
+ */
+export function compileMultiDfa(res: readonly Re[], maxStates = MAX_DFA_STATES): MultiDfa {
+  if (res.length === 0 || res.length > MAX_TAGS) throw new PatternError(`${res.length} patterns in one automaton (1..${MAX_TAGS})`, 0);
+  const key = `${maxStates}:${res.map(reKey).join('\u0000')}`;
+  const hit = multiCache.get(key);
+  if (hit !== undefined) return hit;
+  const t = subsets(res, maxStates);
+  const m = minimise(t, t.masks);
+  const d: MultiDfa = { ...m.dfa, tags: res.length, masks: m.labels };
+  if (multiCache.size >= DFA_CACHE_MAX) multiCache.delete(multiCache.keys().next().value as string);
+  multiCache.set(key, d);
+  return d;
+}
+
+/** Which patterns of a MultiDfa match `bytes` (bit k of the result: pattern k). */
+export function runMultiDfa(d: MultiDfa, bytes: Uint8Array): bigint {
+  let s = START;
+  for (let i = 0; i < bytes.length && s !== DEAD; i++) s = d.next[s * d.classes + d.classOf[bytes[i]]];
+  return BigInt(d.masks[2 * s]) | (BigInt(d.masks[2 * s + 1]) << 32n);
+}
+
 function buildDfa(re: Re): Dfa {
-  const nfa = toNfa(re);
+  const t = subsets([re], MAX_DFA_STATES);
+  return minimise(t, t.masks).dfa;
+}
+
+/** Subset construction over the tagged union NFA; masks: two u32 words per DFA state. */
+function subsets(res: readonly Re[], maxStates: number): Dfa & { masks: Uint32Array } {
+  const nfa = toNfa(res);
   const { classOf, classes, rep } = byteClasses(nfa);
   const clo = importantClosures(nfa);
   const ids = new Map<string, number>();
@@ -501,7 +578,7 @@ function buildDfa(re: Re): Dfa {
       let id = ids.get(key);
       if (id === undefined) {
         id = sets.length;
-        if (id >= MAX_DFA_STATES) throw new PatternError(`pattern needs more than ${MAX_DFA_STATES} automaton states`, 0);
+        if (id >= maxStates) throw new PatternError(`pattern needs more than ${maxStates} automaton states`, 0);
         ids.set(key, id);
         sets.push(Int32Array.from(tgt));
       }
@@ -510,18 +587,37 @@ function buildDfa(re: Re): Dfa {
     rows.push(row);
   }
   const accept = new Uint8Array(sets.length);
+  const masks = new Uint32Array(2 * sets.length);
   sets.forEach((s, d) => {
-    if (s.includes(nfa.accept)) accept[d] = 1;
+    for (const st of s) {
+      const k = nfa.acceptOf[st];
+      if (k < 0) continue;
+      accept[d] = 1;
+      masks[2 * d + (k >>> 5)] |= 1 << (k & 31);
+    }
   });
   const next = new Uint16Array(sets.length * classes);
   rows.forEach((row, d) => row.forEach((t, c) => (next[d * classes + c] = t)));
-  return minimise({ states: sets.length, classes, classOf, next, accept });
+  return { states: sets.length, classes, classOf, next, accept, masks };
 }
 
-/** Moore partition refinement; keeps dead = 0 and start = 1 (unless they merge into one). */
-function minimise(d: Dfa): Dfa {
-  let block = Array.from(d.accept, (a) => a);
-  let count = new Set(block).size;
+/**
+ * Moore partition refinement starting from states with equal labels (two u32 words each: the
+ * accept masks); keeps dead = 0 and start = 1 (unless they merge into one). Returns the
+ * minimal DFA and each new state's label.
+ */
+function minimise(d: Dfa, labels: Uint32Array): { dfa: Dfa; labels: Uint32Array } {
+  const init = new Map<string, number>();
+  let block = Array.from({ length: d.states }, (_, s) => {
+    const k = `${labels[2 * s]},${labels[2 * s + 1]}`;
+    let id = init.get(k);
+    if (id === undefined) {
+      id = init.size;
+      init.set(k, id);
+    }
+    return id;
+  });
+  let count = init.size;
   for (;;) {
     const sig = new Map<string, number>();
     const nb: number[] = [];
@@ -547,16 +643,19 @@ function minimise(d: Dfa): Dfa {
   const n = order.size;
   const next = new Uint16Array(Math.max(n, 2) * d.classes);
   const accept = new Uint8Array(Math.max(n, 2));
+  const outLabels = new Uint32Array(2 * Math.max(n, 2));
   for (let s = 0; s < d.states; s++) {
     const to = order.get(block[s]) as number;
     accept[to] = d.accept[s];
+    outLabels[2 * to] = labels[2 * s];
+    outLabels[2 * to + 1] = labels[2 * s + 1];
     for (let c = 0; c < d.classes; c++) next[to * d.classes + c] = order.get(block[d.next[s * d.classes + c]]) as number;
   }
   if (n === 1) {
     // Dead and start merged (the pattern matches nothing): keep two identical dead states.
     for (let c = 0; c < d.classes; c++) next[d.classes + c] = 0;
   }
-  return { states: Math.max(n, 2), classes: d.classes, classOf: d.classOf, next, accept };
+  return { dfa: { states: Math.max(n, 2), classes: d.classes, classOf: d.classOf, next, accept }, labels: outLabels };
 }
 
 /** Run the DFA over bytes (the TypeScript twin of the bytecode walker). */

@@ -36,6 +36,7 @@ import {
   BPF_LSH,
   BPF_MOV,
   BPF_MUL,
+  BPF_OR,
   BPF_RSH,
 } from '../../engine/isa.js';
 import { KDP, KP, KS, KU } from '../../collectors/kernel/maps.js';
@@ -58,6 +59,8 @@ import {
   PatternError,
 } from './automata.js';
 import { SCRATCH, SCRATCH_MAP, type AutomatonRef as MapAutomatonRef, type CompilerMaps } from './maps.js';
+import { START, reKey } from './automata.js';
+import type { SharedWalks, WalkGroupPlan } from './shared-walks.js';
 
 type AutomatonRef = MapAutomatonRef & { classes: number };
 
@@ -117,6 +120,8 @@ export class CheckCompiler {
     readonly maps: CompilerMaps,
     /** How many ancestors the preamble looks up into their stack slots. */
     readonly ancestorDepth: number = MAX_ANCESTORS,
+    /** Walks to log (first pass) and the shared automata to use (final program). */
+    readonly shared: SharedWalks = {},
   ) {}
 
   // ---------------------------------------------------------------- expressions
@@ -148,14 +153,14 @@ export class CheckCompiler {
         // ...`) share one automaton walk: one pass over the bytes instead of one per check.
         const { groups, rest } = this.walkGroups(x.children);
         const items: ((tt: Label, ff: Label) => void)[] = [
-          ...groups.flatMap((g) => this.splitForDfa(g.res).map((part) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
+          ...groups.map((g) => (tt: Label, ff: Label) => this.withExits(tt, ff, (lt, lf) => {
             this.loadBase(g.base, lf);
             if (g.shape.t === 'cstr' && (g.shape.off === KP.comm || g.shape.off === KP.exe) && PROC_BASES.has(g.base.kind)) {
               e.ldx(1, 0, 7, g.shape.off);
               e.jmp(BPF_JEQ, 0, { imm: 0 }, lf);
             }
-            this.walk(g.shape, alternatives(part.res), lt, lf, part.dfa);
-          }))),
+            this.walkAny(g.shape, g.res, lt, lf, JSON.stringify(g.base));
+          })),
           ...rest.map((c) => (tt: Label, ff: Label) => this.expr(c, tt, ff)),
         ];
         for (let i = 0; i < items.length; i++) {
@@ -924,7 +929,7 @@ export class CheckCompiler {
         const s = strs()[0];
         const [yes, no] = op === '!=' ? [f, t] : [t, f];
         if (this.wordCompareable(shape)) this.eqWords(shape, bytesOf(s), false, yes, no);
-        else this.walk(shape, equalsRe(s), yes, no);
+        else this.walkAny(shape, [equalsRe(s)], yes, no, cacheKey);
         return;
       }
       case 'in':
@@ -947,40 +952,44 @@ export class CheckCompiler {
           this.setMember(shape, items, t, f, cacheKey);
           return;
         }
-        this.walk(shape, alternatives(items.map((s) => equalsRe(s))), t, f);
+        this.walkAny(shape, [alternatives(items.map((s) => equalsRe(s)))], t, f, cacheKey);
         return;
       }
       case 'startswith':
       case 'bstartswith': {
         const s = strs()[0];
         if (this.wordCompareable(shape) && op === 'startswith') this.eqWords(shape, bytesOf(s), true, t, f);
-        else this.walk(shape, startswithRe(s), t, f);
+        else this.walkAny(shape, [startswithRe(s)], t, f, cacheKey);
         return;
       }
       case 'endswith':
-        this.walk(shape, endswithRe(strs()[0]), t, f);
+        this.walkAny(shape, [endswithRe(strs()[0])], t, f, cacheKey);
         return;
       case 'contains':
       case 'bcontains':
-        this.walk(shape, containsRe(strs()[0]), t, f);
+        this.walkAny(shape, [containsRe(strs()[0])], t, f, cacheKey);
         return;
       case 'icontains':
-        this.walk(shape, containsRe(strs()[0], true), t, f);
+        this.walkAny(shape, [containsRe(strs()[0], true)], t, f, cacheKey);
         return;
       case 'glob':
       case 'iglob':
-        this.walk(shape, globRe(strs()[0], op === 'iglob'), t, f);
+        this.walkAny(shape, [globRe(strs()[0], op === 'iglob')], t, f, cacheKey);
         return;
-      case 'regex':
+      case 'regex': {
+        let re: Re;
         try {
-          this.walk(shape, regexRe(strs()[0]), t, f);
+          re = regexRe(strs()[0]);
+          compileDfa(re);
         } catch (err) {
           if (err instanceof PatternError) throw new Unsupported(`regex '${strs()[0]}': ${err.message}`);
           throw err;
         }
+        this.walkAny(shape, [re], t, f, cacheKey);
         return;
+      }
       case 'pmatch':
-        this.walk(shape, pmatchRe(strs()), t, f);
+        this.walkAny(shape, [pmatchRe(strs())], t, f, cacheKey);
         return;
       default:
         throw new Unsupported(`string fields do not support ${op}`);
@@ -1086,13 +1095,13 @@ export class CheckCompiler {
   }
 
   /** bpf_loop callbacks to emit after the program's main body, by automaton and mode. */
-  readonly callbacks = new Map<string, { label: Label; tab: AutomatonRef; mode: 'cstr' | 'block' }>();
+  readonly callbacks = new Map<string, { label: Label; tab: AutomatonRef; mode: 'cstr' | 'block'; seen?: number }>();
 
-  private callback(tab: AutomatonRef, mode: 'cstr' | 'block'): Label {
-    const key = `${tab.offset}:${mode}`;
+  private callback(tab: AutomatonRef, mode: 'cstr' | 'block', seen?: number): Label {
+    const key = `${tab.offset}:${mode}:${seen ?? ''}`;
     let cb = this.callbacks.get(key);
     if (cb === undefined) {
-      cb = { label: this.e.label(), tab, mode };
+      cb = { label: this.e.label(), tab, mode, seen };
       this.callbacks.set(key, cb);
     }
     return cb.label;
@@ -1127,7 +1136,7 @@ export class CheckCompiler {
         e.ja(cont);
         e.bind(feeding);
       }
-      this.feedInline(cb.tab, 2, 4);
+      this.feedInline(cb.tab, 2, 4, cb.seen);
       e.jmp(BPF_JEQ, 3, { imm: 0 }, stop);
       e.bind(cont);
       e.movImm(0, 0);
@@ -1140,9 +1149,10 @@ export class CheckCompiler {
 
   /**
    * state = next[state & mask][class(byte)], with r{scratchReg} = scratch value and the byte in
-   * r{byteReg}; leaves the new state in r3 and in scratch.state. Clobbers r4, r5.
+   * r{byteReg}; leaves the new state in r3 and in scratch.state. Clobbers r4, r5. With `seen`
+   * (a shared walk's sticky patterns), ORs the new state's pattern mask into scratch[seen].
    */
-  private feedInline(tab: AutomatonRef, scratchReg: Reg, byteReg: Reg): void {
+  private feedInline(tab: AutomatonRef, scratchReg: Reg, byteReg: Reg, seen?: number): void {
     const e = this.e;
     e.ldMapValue(5, tab.map, tab.offset);
     e.alu64(BPF_ADD, 5, byteReg);
@@ -1156,6 +1166,17 @@ export class CheckCompiler {
     e.alu64(BPF_ADD, 5, 3);
     e.ldx(2 as Size, 3, 5, tab.nextOff);
     e.stx(4, scratchReg, SCRATCH.state, 3);
+    if (seen !== undefined) {
+      e.mov(5, 3);
+      e.alu64(BPF_AND, 5, { imm: tab.mask });
+      e.alu64(BPF_LSH, 5, { imm: 3 });
+      e.ldMapValue(4, tab.map, tab.offset);
+      e.alu64(BPF_ADD, 4, 5);
+      e.ldx(8, 4, 4, tab.acceptOff);
+      e.ldx(8, 5, scratchReg, seen);
+      e.alu64(BPF_OR, 5, 4);
+      e.stx(8, scratchReg, seen, 5);
+    }
   }
 
   /** Copy `size` bytes of the record in r7 at `off` into scratch.buf. */
@@ -1185,7 +1206,6 @@ export class CheckCompiler {
    */
   private walk(shape: StrShape, re: Parameters<typeof compileDfa>[0], t: Label, f: Label, compiled?: Dfa): void {
     const e = this.e;
-    const nulIsSpace = shape.t === 'args' || shape.t === 'exeline' || shape.t === 'cmdline' || shape.t === 'envline';
     let dfa: Dfa;
     try {
       dfa = compiled ?? compileDfa(re);
@@ -1193,7 +1213,116 @@ export class CheckCompiler {
       if (err instanceof PatternError) throw new Unsupported(err.message);
       throw err;
     }
-    const tab: AutomatonRef = { ...this.maps.automaton(dfa, nulIsSpace), classes: dfa.classes };
+    const tab: AutomatonRef = { ...this.maps.automaton(dfa, nulIsSpace(shape)), classes: dfa.classes };
+    const scratch = this.maps.index(SCRATCH_MAP);
+    this.runWalk(shape, tab);
+    // Accept?
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(4, 3, 1, SCRATCH.state);
+    e.alu64(BPF_AND, 3, { imm: tab.mask });
+    e.ldMapValue(4, tab.map, tab.offset);
+    e.alu64(BPF_ADD, 4, 3);
+    e.ldx(1, 4, 4, tab.acceptOff);
+    e.jmp(BPF_JNE, 4, { imm: 0 }, t);
+    e.ja(f);
+  }
+
+  /**
+   * Does the field (record in r7) match any of `res`? With a cache key (a record reached by a
+   * fixed path) the walk is logged and, when the plan combined this field's patterns, shared.
+   */
+  private walkAny(shape: StrShape, res: readonly Re[], t: Label, f: Label, cacheKey: string | undefined): void {
+    if (cacheKey !== undefined) {
+      const group = `${cacheKey}|${JSON.stringify(shape)}`;
+      this.shared.log?.add(group, shape, res);
+      const plan = this.shared.plan?.get(group);
+      if (plan !== undefined && res.every((r) => plan.where.has(reKey(r)))) {
+        this.sharedWalk(group, plan, res, t, f);
+        return;
+      }
+    }
+    if (res.length === 1) {
+      this.walk(shape, res[0], t, f);
+      return;
+    }
+    const parts = this.splitForDfa(res);
+    parts.forEach((part, i) => {
+      const next = i === parts.length - 1 ? f : this.e.label();
+      this.walk(shape, alternatives(part.res), t, next, part.dfa);
+      if (next !== f) this.e.bind(next);
+    });
+  }
+
+  /**
+   * The shared walk: each chunk's automaton runs at most once per event (its pattern mask kept
+   * in a cache slot stamped with the event generation); the check tests the patterns' bits.
+   */
+  private sharedWalk(group: string, plan: WalkGroupPlan, res: readonly Re[], t: Label, f: Label): void {
+    const e = this.e;
+    const scratch = this.maps.index(SCRATCH_MAP);
+    const byChunk = new Map<number, bigint>();
+    for (const r of res) {
+      const w = plan.where.get(reKey(r)) as { chunk: number; bit: number };
+      byChunk.set(w.chunk, (byChunk.get(w.chunk) ?? 0n) | (1n << BigInt(w.bit)));
+    }
+    for (const [ci, bits] of [...byChunk].sort((a, b) => a[0] - b[0])) {
+      const chunk = plan.chunks[ci];
+      const slot = this.maps.registry.cacheSlot(`walk|${group}|${ci}`);
+      const have = e.label();
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 2, 1, SCRATCH.gen);
+      e.ldx(8, 3, 1, slot);
+      e.jmp(BPF_JEQ, 2, 3, have);
+      const tab: AutomatonRef = { ...this.maps.automaton(chunk.dfa, nulIsSpace(plan.shape)), classes: chunk.dfa.classes };
+      const all = (1n << BigInt(chunk.res.length)) - 1n;
+      const seen = chunk.sticky !== 0n ? this.maps.registry.cacheArea('walk-seen', 8) : undefined;
+      if (seen !== undefined) {
+        // The empty prefix: the start state's mask.
+        e.lddw(2, BigInt(chunk.dfa.masks[2 * START]) | (BigInt(chunk.dfa.masks[2 * START + 1]) << 32n));
+        e.stx(8, 1, seen, 2);
+      }
+      this.runWalk(plan.shape, tab, seen);
+      // r0 = the final state's mask for the other patterns | every state's for the sticky ones
+      e.ldMapValue(1, scratch, 0);
+      if (chunk.sticky !== all) {
+        e.ldx(4, 3, 1, SCRATCH.state);
+        e.alu64(BPF_AND, 3, { imm: tab.mask });
+        e.alu64(BPF_LSH, 3, { imm: 3 });
+        e.ldMapValue(4, tab.map, tab.offset);
+        e.alu64(BPF_ADD, 4, 3);
+        e.ldx(8, 0, 4, tab.acceptOff);
+        if (chunk.sticky !== 0n) {
+          e.lddw(2, all & ~chunk.sticky);
+          e.alu64(BPF_AND, 0, 2);
+        }
+      } else e.movImm(0, 0);
+      if (seen !== undefined) {
+        e.ldx(8, 2, 1, seen);
+        if (chunk.sticky !== all) {
+          e.lddw(3, chunk.sticky);
+          e.alu64(BPF_AND, 2, 3);
+        }
+        e.alu64(BPF_OR, 0, 2);
+      }
+      e.ldx(8, 2, 1, SCRATCH.gen);
+      e.stx(8, 1, slot, 2);
+      e.stx(8, 1, slot + 8, 0);
+      e.bind(have);
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 0, 1, slot + 8);
+      if (bits < 0x80000000n) e.jmp(BPF_JSET, 0, { imm: Number(bits) }, t);
+      else {
+        e.lddw(1, bits);
+        e.alu64(BPF_AND, 0, 1);
+        e.jmp(BPF_JNE, 0, { imm: 0 }, t);
+      }
+    }
+    e.ja(f);
+  }
+
+  /** Run the automaton over the field's bytes (record in r7); the final state is in scratch.state. */
+  private runWalk(shape: StrShape, tab: AutomatonRef, seen?: number): void {
+    const e = this.e;
     const scratch = this.maps.index(SCRATCH_MAP);
     const start = (): void => {
       e.ldMapValue(1, scratch, 0);
@@ -1203,7 +1332,7 @@ export class CheckCompiler {
       this.copyToScratch(off, cap);
       e.ldMapValue(1, scratch, 0);
       e.st(4, 1, SCRATCH.end, cap);
-      this.loop(this.callback(tab, 'cstr'));
+      this.loop(this.callback(tab, 'cstr', seen));
     };
     /** scratch.end = min(args_len - 1, 511); scratch.phase = phase. */
     const block = (phase: 0 | 1, off: number = KP.args, lenOff: number = KP.argsLen, size: number = KP.argsSize): void => {
@@ -1221,7 +1350,7 @@ export class CheckCompiler {
       e.ldMapValue(1, scratch, 0);
       e.stx(4, 1, SCRATCH.end, 0);
       e.st(4, 1, SCRATCH.phase, phase);
-      this.loop(this.callback(tab, 'block'));
+      this.loop(this.callback(tab, 'block', seen));
     };
     start();
     switch (shape.t) {
@@ -1232,7 +1361,7 @@ export class CheckCompiler {
         this.copyToScratch(shape.off, 16);
         e.ldMapValue(1, scratch, 0);
         e.st(4, 1, SCRATCH.end, 12);
-        this.loop(this.callback(tab, 'cstr'));
+        this.loop(this.callback(tab, 'cstr', seen));
         break;
       case 'argv0':
         cstr(KP.args, KP.argsSize);
@@ -1253,22 +1382,18 @@ export class CheckCompiler {
         e.jmp(BPF_JLE, 1, { imm: 1 }, noArgs);
         e.ldMapValue(2, scratch, 0);
         e.movImm(1, 0x20);
-        this.feedInline(tab, 2, 1);
+        this.feedInline(tab, 2, 1, seen);
         block(0);
         e.bind(noArgs);
         break;
       }
     }
-    // Accept?
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(4, 3, 1, SCRATCH.state);
-    e.alu64(BPF_AND, 3, { imm: tab.mask });
-    e.ldMapValue(4, tab.map, tab.offset);
-    e.alu64(BPF_ADD, 4, 3);
-    e.ldx(1, 4, 4, tab.acceptOff);
-    e.jmp(BPF_JNE, 4, { imm: 0 }, t);
-    e.ja(f);
   }
+}
+
+/** Shapes whose NUL separators read as spaces (argv and environment blocks). */
+function nulIsSpace(shape: StrShape): boolean {
+  return shape.t === 'args' || shape.t === 'exeline' || shape.t === 'cmdline' || shape.t === 'envline';
 }
 
 /** The deepest ancestor that `exprs` or the record carriers read (MAX_ANCESTORS for any-ancestor fields); 0 for none. */

@@ -12,6 +12,7 @@ import { MapRegistry } from './maps.js';
 import { planOutputs, type OutputPlan } from './outputs.js';
 import { connectStashProgram, ruleProgram, type GeneratedProgram, type RuleCode } from './program.js';
 import { specialize } from './specialize.js';
+import { WalkLog, planWalks } from './shared-walks.js';
 
 export interface CompileOptions {
   matching?: 'all' | 'first';
@@ -73,6 +74,8 @@ export function compileRuleSet(set: RuleSet, opts: CompileOptions = {}): Compile
   const notAttached: RuleReport[] = [];
   const compiled: { rule: string; hooks: Hook[] }[] = [];
   const perHook: Record<Hook, RuleCode[]> = { exec: [], connect: [] };
+  // The per-rule probe compiles also log the string walks each hook's program will make.
+  const walkLogs: Record<Hook, WalkLog> = { exec: new WalkLog(), connect: new WalkLog() };
 
   for (const r of set.rules) {
     rules[r.id] = ruleInfo(r);
@@ -106,7 +109,9 @@ export function compileRuleSet(set: RuleSet, opts: CompileOptions = {}): Compile
         carriers: plan.carriers.map((c) => ({ carrier: c, fieldId: fieldId(c.key) })),
       };
       try {
-        ruleProgram(new MapRegistry(16384), hook, [code], 'probe', opts.matching ?? 'all');
+        const log = new WalkLog();
+        ruleProgram(new MapRegistry(16384), hook, [code], 'probe', opts.matching ?? 'all', { log });
+        for (const [k, g] of log.groups) for (let u = 0; u < g.uses; u++) walkLogs[hook].add(k, g.shape, [...g.res.values()]);
       } catch (e) {
         if (e instanceof Unsupported || e instanceof EmitError) {
           unsupported.push({ rule: r.name, hook, reason: e.message });
@@ -124,7 +129,8 @@ export function compileRuleSet(set: RuleSet, opts: CompileOptions = {}): Compile
   const programs: GeneratedProgram[] = [];
   for (const hook of ['exec', 'connect'] as const) {
     if (perHook[hook].length === 0) continue;
-    programs.push(ruleProgram(registry, hook, perHook[hook], `kestrel_${hook}_rules`, opts.matching ?? 'all'));
+    const plan = planWalks(walkLogs[hook]);
+    programs.push(ruleProgram(registry, hook, perHook[hook], `kestrel_${hook}_rules`, opts.matching ?? 'all', { plan }));
     if (hook === 'connect') programs.push(connectStashProgram(registry));
   }
   registry.finish();

@@ -14,7 +14,7 @@ import {
   type MapDef,
 } from '../../engine/maps/types.js';
 import { DROP_COUNTER_MAP } from '../../alerts/record-format.js';
-import type { Dfa } from './automata.js';
+import type { Dfa, MultiDfa } from './automata.js';
 import { CONN } from './fields.js';
 
 export const RINGBUF_MAP = 'kestrel_events';
@@ -41,6 +41,8 @@ export interface AutomatonRef {
   nextOff: number;
   /** states are padded to mask + 1 */
   mask: number;
+  /** bytes per state in the accept table: 1 (a flag) or 8 (a MultiDfa's u64 pattern mask) */
+  acceptStride: 1 | 8;
 }
 
 /** Maps shared by every program of one compiled rule set, and their initial contents. */
@@ -99,17 +101,23 @@ export class MapRegistry {
    * padded to a power of two and the next-state table by 256 entries, so a walker can bound a
    * state with a mask and a class by its byte load instead of branching (fewer verifier paths).
    */
-  automaton(dfa: Dfa, nulIsSpace: boolean): { offset: number; classOff: number; acceptOff: number; nextOff: number; mask: number } {
+  automaton(dfa: Dfa | MultiDfa, nulIsSpace: boolean): Omit<AutomatonRef, 'map'> {
     const classOf = dfa.classOf.slice();
     if (nulIsSpace) classOf[0] = classOf[0x20];
     let padded = 1;
     while (padded < dfa.states) padded *= 2;
-    const acceptLen = (padded + 7) & ~7;
+    const acceptStride = 'masks' in dfa ? 8 : 1;
+    const acceptLen = (padded * acceptStride + 7) & ~7;
     const nextEntries = padded * dfa.classes + 256;
     const bytes = new Uint8Array(256 + acceptLen + nextEntries * 2);
     bytes.set(classOf, 0);
-    bytes.set(dfa.accept, 256);
     const dv = new DataView(bytes.buffer);
+    if ('masks' in dfa) {
+      for (let st = 0; st < dfa.states; st++) {
+        dv.setUint32(256 + 8 * st, dfa.masks[2 * st], true);
+        dv.setUint32(256 + 8 * st + 4, dfa.masks[2 * st + 1], true);
+      }
+    } else bytes.set(dfa.accept, 256);
     dfa.next.forEach((v, i) => dv.setUint16(256 + acceptLen + 2 * i, v, true));
     const key = Buffer.from(bytes).toString('base64');
     let offset = this.automatonIndex.get(key);
@@ -120,7 +128,7 @@ export class MapRegistry {
       this.automatonIndex.set(key, offset);
       this.def(AUTOMATA_MAP).valueSize = Math.max(8, this.automataSize);
     }
-    return { offset, classOff: 0, acceptOff: 256, nextOff: 256 + acceptLen, mask: padded - 1 };
+    return { offset, classOff: 0, acceptOff: 256, nextOff: 256 + acceptLen, mask: padded - 1, acceptStride };
   }
 
   /** A string set of fixed-width keys; returns the map name and the set's bit. */
@@ -276,7 +284,7 @@ export class CompilerMaps {
     return i;
   }
 
-  automaton(dfa: Dfa, nulIsSpace: boolean): AutomatonRef {
+  automaton(dfa: Dfa | MultiDfa, nulIsSpace: boolean): AutomatonRef {
     const a = this.registry.automaton(dfa, nulIsSpace);
     return { map: this.index(AUTOMATA_MAP), ...a };
   }

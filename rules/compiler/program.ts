@@ -38,6 +38,7 @@ import { CheckCompiler, FP_CONN, FP_CONTAINER, FP_KEY32, FP_KEY64, FP_PROC, MISS
 import { CompilerMaps, CONNECT_ARGS_MAP, MapRegistry, RINGBUF_MAP, SCRATCH, SCRATCH_MAP } from './maps.js';
 import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
+import type { SharedWalks } from './shared-walks.js';
 
 const H_LOOKUP = 1;
 const H_UPDATE = 2;
@@ -111,7 +112,14 @@ export function connectStashProgram(registry: MapRegistry): GeneratedProgram {
 }
 
 /** One hook's rule program. */
-export function ruleProgram(registry: MapRegistry, hook: Hook, rules: readonly RuleCode[], name: string, matching: 'all' | 'first'): GeneratedProgram {
+export function ruleProgram(
+  registry: MapRegistry,
+  hook: Hook,
+  rules: readonly RuleCode[],
+  name: string,
+  matching: 'all' | 'first',
+  shared: SharedWalks = {},
+): GeneratedProgram {
   const e = new Emitter();
   const maps = new CompilerMaps(registry);
   const depth = ancestorDepthOf(
@@ -119,7 +127,7 @@ export function ruleProgram(registry: MapRegistry, hook: Hook, rules: readonly R
     rules.flatMap((r) => r.carriers.map((c) => c.carrier.base)),
     hook,
   );
-  const cc = new CheckCompiler(e, hook, maps, depth);
+  const cc = new CheckCompiler(e, hook, maps, depth, shared);
   const out = e.label();
 
   e.mov(6, 1);

@@ -61,6 +61,7 @@ import {
 import { SCRATCH, SCRATCH_MAP, type AutomatonRef as MapAutomatonRef, type CompilerMaps } from './maps.js';
 import { START, reKey } from './automata.js';
 import type { SharedWalks, WalkGroupPlan } from './shared-walks.js';
+import { exprKey } from './memo.js';
 
 type AutomatonRef = MapAutomatonRef & { classes: number };
 
@@ -122,13 +123,22 @@ export class CheckCompiler {
     readonly ancestorDepth: number = MAX_ANCESTORS,
     /** Walks to log (first pass) and the shared automata to use (final program). */
     readonly shared: SharedWalks = {},
+    /** Keys (exprKey) of the sub-conditions evaluated once per event (see memo.ts). */
+    readonly memo: ReadonlySet<string> = new Set(),
   ) {}
+
+  /** Memoised nodes being compiled (their own evaluation must not read the slot). */
+  private readonly computing = new Set<TExpr>();
 
   // ---------------------------------------------------------------- expressions
 
   /** Jump to `t` when the expression holds, to `f` otherwise. */
   expr(x: TExpr, t: Label, f: Label): void {
     const e = this.e;
+    if (this.memo.size > 0 && x.kind !== 'not' && x.kind !== 'const' && !this.computing.has(x) && this.memo.has(exprKey(x))) {
+      this.memoized(x, t, f);
+      return;
+    }
     switch (x.kind) {
       case 'const':
         e.ja(x.value ? t : f);
@@ -178,6 +188,40 @@ export class CheckCompiler {
         this.check(x, t, f);
         return;
     }
+  }
+
+  /**
+   * A repeated sub-condition: the slot {generation, truth} says whether this event already
+   * evaluated it; if not, evaluate and store.
+   */
+  private memoized(x: TExpr, t: Label, f: Label): void {
+    const e = this.e;
+    const scratch = this.maps.index(SCRATCH_MAP);
+    const slot = this.maps.registry.cacheSlot(`memo|${exprKey(x)}`);
+    this.withExits(t, f, (lt, lf) => {
+      const compute = e.label();
+      const ct = e.label();
+      const cf = e.label();
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 2, 1, SCRATCH.gen);
+      e.ldx(8, 3, 1, slot);
+      e.jmp(BPF_JNE, 2, 3, compute);
+      e.ldx(8, 2, 1, slot + 8);
+      e.jmp(BPF_JNE, 2, { imm: 0 }, lt);
+      e.ja(lf);
+      e.bind(compute);
+      this.computing.add(x);
+      this.expr(x, ct, cf);
+      this.computing.delete(x);
+      for (const [l, v, out] of [[ct, 1, lt], [cf, 0, lf]] as const) {
+        e.bind(l);
+        e.ldMapValue(1, scratch, 0);
+        e.ldx(8, 2, 1, SCRATCH.gen);
+        e.stx(8, 1, slot, 2);
+        e.st(8, 1, slot + 8, v);
+        e.ja(out);
+      }
+    });
   }
 
   /** Zero the temporaries and jump: every edge into a shared label leaves the same state. */

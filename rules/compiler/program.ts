@@ -39,6 +39,7 @@ import { CompilerMaps, CONNECT_ARGS_MAP, MapRegistry, RINGBUF_MAP, SCRATCH, SCRA
 import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
 import type { SharedWalks } from './shared-walks.js';
+import { planMemo } from './memo.js';
 
 const H_LOOKUP = 1;
 const H_UPDATE = 2;
@@ -127,7 +128,7 @@ export function ruleProgram(
     rules.flatMap((r) => r.carriers.map((c) => c.carrier.base)),
     hook,
   );
-  const cc = new CheckCompiler(e, hook, maps, depth, shared);
+  const cc = new CheckCompiler(e, hook, maps, depth, shared, rules.length > 1 ? planMemo(rules.map((r) => r.expr)) : new Set());
   const out = e.label();
 
   e.mov(6, 1);

@@ -252,6 +252,11 @@ export function setRunTiming(enabled: boolean): void {
   timeRuns = enabled;
 }
 
+/** Whether runs are timed (setRunTiming); the JIT's runJit follows the same switch. */
+export function runTimingEnabled(): boolean {
+  return timeRuns;
+}
+
 /**
  * Run `prog` with r1 = (r1lo, r1hi) and r2 = (r2lo, r2hi). Updates prog.stats.
  * The result's r0 halves are unsigned.

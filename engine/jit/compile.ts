@@ -20,7 +20,7 @@ import {
   type Insn,
 } from '../isa.js';
 import { HELPER_ARGS, HELPER_RET } from '../memory.js';
-import { buildCfg, functionStarts, isJump, Term, type Block } from './cfg.js';
+import { buildCfg, functionStarts, isJump, Term, type Block, type FuncCfg } from './cfg.js';
 import { EXTRA_LOCALS, JitCompileError, L, lowerAlu, lowerCond, lowerLdx, lowerStore } from './lower.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { Code, F64, I32, I64, ModuleBuilder, Op, type FuncType } from './wasm.js';
@@ -45,12 +45,32 @@ export interface CompileOptions {
   frameStep: number;
   /** Force the dispatch-loop scheme for every function (tests). */
   forceDispatch?: boolean;
+  /** Compile every helper call through the generic trampoline (tests, bench). */
+  noFastHelpers?: boolean;
 }
+
+/**
+ * Helpers with a direct-argument import (`f<id>`), r0 returned in one piece: the low half as
+ * the i32 result with the high half left at HELPER_RET+4 (RET_HI), or an i64 (RET_I64: the
+ * value is a BigInt already in JavaScript, which V8 converts without our BigInt arithmetic).
+ */
+export const FAST_RET_HI: readonly number[] = [14, 15, 112, 113];
+export const FAST_RET_I64: readonly number[] = [5, 80];
+export const HELPER_MAP_LOOKUP = 1;
+const BPF_PSEUDO_MAP_FD = 1;
+const BPF_PSEUDO_MAP_IDX = 5;
+
+/** How one helper call site is compiled. */
+type CallSite = { kind: 'generic' } | { kind: 'fast'; id: number } | { kind: 'map'; handle: number };
 
 export interface CompiledModule {
   bytes: Uint8Array;
-  /** Helper ids imported, in import order (names `h<id>`). */
+  /** Helper ids with a generic trampoline import, in import order (names `h<id>`). */
   helpers: number[];
+  /** Helper ids with a direct-argument import (names `f<id>`, see FAST_RET_HI/FAST_RET_I64). */
+  fastHelpers: number[];
+  /** Map handles with a map_lookup_elem import of their own (names `m<handle>`: (keyLo, keyHi) -> r0lo). */
+  lookupMaps: number[];
   usesTailCall: boolean;
   frameStep: number;
   functions: { start: number; end: number; blocks: number; reducible: boolean }[];
@@ -84,8 +104,36 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   const ends = starts.slice(1).concat(insns.length);
   const fnIndexOfStart = new Map<number, number>();
 
-  // Which helpers are called (imports must come first).
+  // Control flow of every function first: the helper imports (which must come first in the
+  // module) depend on what each call site knows statically.
+  const cfgs: FuncCfg[] = starts.map((start, fi) =>
+    buildCfg(insns, start, ends[fi], (pc) => {
+      const i = insns[pc];
+      return i.opcode === OP_CALL && i.src === 0 && i.imm === HELPER_TAIL_CALL;
+    }),
+  );
+  const blockStart = new Int32Array(insns.length).fill(-1);
+  for (const cfg of cfgs) for (const b of cfg.blocks) for (let q = b.start; q <= b.last; q++) blockStart[q] = b.start;
+  /** The lddw value register `reg` holds at `pc` if an lddw with one of `srcs` set it earlier in the block. */
+  const staticLddw = (pc: number, reg: number, srcs: readonly number[]): number | undefined => {
+    let found: number | undefined;
+    const from = blockStart[pc];
+    if (from < 0) return undefined;
+    for (let q = from; q < pc; q++) {
+      const i = insns[q];
+      if (i.opcode === OP_LDDW) {
+        if (i.dst === reg) found = srcs.includes(i.src) && insns[q + 1].imm === 0 ? i.imm >>> 0 : undefined;
+        q++;
+      } else if (writesReg(i, reg)) found = undefined;
+    }
+    return found;
+  };
+
+  // Which helpers are called, and how.
   const helpers: number[] = [];
+  const fastHelpers: number[] = [];
+  const lookupMaps: number[] = [];
+  const sites = new Map<number, CallSite>();
   let usesTailCall = false;
   const callbacks: number[] = [];
   for (let pc = 0; pc < insns.length; pc++) {
@@ -96,9 +144,21 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       continue;
     }
     if (i.opcode === OP_CALL && i.src === 0) {
-      if (i.imm === HELPER_TAIL_CALL) usesTailCall = true;
-      if (i.imm < 0) throw new JitCompileError(pc, `helper id ${i.imm}`);
-      if (i.imm !== HELPER_LOOP && !helpers.includes(i.imm)) helpers.push(i.imm);
+      const id = i.imm;
+      if (id === HELPER_TAIL_CALL) usesTailCall = true;
+      if (id < 0) throw new JitCompileError(pc, `helper id ${id}`);
+      if (id === HELPER_LOOP) continue;
+      const handle = id === HELPER_MAP_LOOKUP && !opts.noFastHelpers ? staticLddw(pc, 1, [BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX]) : undefined;
+      if (handle !== undefined) {
+        sites.set(pc, { kind: 'map', handle });
+        if (!lookupMaps.includes(handle)) lookupMaps.push(handle);
+      } else if (!opts.noFastHelpers && (FAST_RET_HI.includes(id) || FAST_RET_I64.includes(id))) {
+        sites.set(pc, { kind: 'fast', id });
+        if (!fastHelpers.includes(id)) fastHelpers.push(id);
+      } else {
+        sites.set(pc, { kind: 'generic' });
+        if (!helpers.includes(id)) helpers.push(id);
+      }
     } else if (i.opcode === OP_CALLX) {
       throw new JitCompileError(pc, 'callx (0x8d) is not in RFC 9669 and Linux rejects it');
     } else if (i.opcode === OP_CALL && i.src !== BPF_PSEUDO_CALL) {
@@ -113,6 +173,13 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     const t: FuncType = h === HELPER_TAIL_CALL ? { params: [I32, F64], results: [F64] } : { params: [], results: [] };
     helperFn.set(h, m.importFunction('env', `h${h}`, t));
   }
+  const fastFn = new Map<number, number>();
+  for (const h of fastHelpers) {
+    const params: FuncType['params'] = h === 112 || h === 113 ? [I32, I32, I32, I32, I32, I32] : [];
+    fastFn.set(h, m.importFunction('env', `f${h}`, { params, results: [FAST_RET_I64.includes(h) ? I64 : I32] }));
+  }
+  const lookupFn = new Map<number, number>();
+  for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32], results: [I32] }));
   for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
   const budgetFault = m.declareFunction({ params: [I32, I64], results: [] });
   const depthFault = m.declareFunction({ params: [I32], results: [] });
@@ -131,13 +198,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   const uniqueCallbacks = [...new Set(callbacks)];
   starts.forEach((start, fi) => {
     const end = ends[fi];
-    const cfg = buildCfg(insns, start, end, (pc) => {
-      const i = insns[pc];
-      return i.opcode === OP_CALL && i.src === 0 && i.imm === HELPER_TAIL_CALL;
-    });
-    const blockIdAt = new Int32Array(end - start).fill(-1);
-    for (const b of cfg.blocks) for (let q = b.start; q <= b.last; q++) blockIdAt[q - start] = b.id;
-    const blockOfPc = (pc: number): number => blockIdAt[pc - start];
+    const cfg = cfgs[fi];
     const c = new Code(1024);
     c.gget(G.cnt).set(L.cnt).gget(G.budget).set(L.budget);
     const r0 = L.reg[0];
@@ -170,7 +231,33 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.gget(G.minFp).op(Op.i64_lt_s).op(Op.if).u8(0x40).i32c(pc).call(depthFault).op(Op.end);
     };
     const callHelper = (pc: number, id: number): void => {
+      // r1..r5 go to the exchange area on every path: a fast import falls back to the generic
+      // helper (replaced helpers, arguments a helper would fault on) with the same arguments.
       for (let k = 1; k <= 5; k++) c.i32c(0).get(L.reg[k]).mem(Op.i64_store, 3, HELPER_ARGS + (k - 1) * 8);
+      const site = sites.get(pc);
+      if (site !== undefined && site.kind !== 'generic') {
+        c.i32c(pc).gset(G.faultPc);
+        flush(); // a failing helper reports the count so far
+        const lohi = (r: number): void => {
+          c.get(L.reg[r]).op(Op.i32_wrap_i64).get(L.reg[r]).i64c(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
+        };
+        if (site.kind === 'map') {
+          lohi(2);
+          c.call(lookupFn.get(site.handle) as number);
+        } else if (site.id === 112 || site.id === 113) {
+          lohi(1);
+          lohi(2);
+          lohi(3);
+          c.call(fastFn.get(site.id) as number);
+        } else c.call(fastFn.get(site.id) as number);
+        if (site.kind === 'fast' && FAST_RET_I64.includes(site.id)) {
+          c.set(r0);
+          return;
+        }
+        // r0 = result | (u32 at HELPER_RET+4) << 32
+        c.op(Op.i64_extend_i32_u).i32c(0).mem(Op.i64_load32_u, 2, HELPER_RET + 4).i64c(32).op(Op.i64_shl).op(Op.i64_or).set(r0);
+        return;
+      }
       const f = helperFn.get(id);
       if (f === undefined) throw new JitCompileError(pc, `helper ${id} was not imported`);
       c.i32c(pc).gset(G.faultPc);
@@ -189,18 +276,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.i32c(0).mem(Op.i64_load, 3, HELPER_RET).set(r0);
     };
     /** The callback r2 holds at the bpf_loop call at `pc`, if an lddw func set it in this block. */
-    const staticCallback = (pc: number): number | undefined => {
-      const b = cfg.blocks[blockOfPc(pc)];
-      let found: number | undefined;
-      for (let q = b.start; q < pc; q++) {
-        const i = insns[q];
-        if (i.opcode === OP_LDDW) {
-          if (i.dst === 2) found = i.src === 4 ? i.imm : undefined;
-          q++;
-        } else if (writesReg(i, 2)) found = undefined;
-      }
-      return found;
-    };
+    const staticCallback = (pc: number): number | undefined => staticLddw(pc, 2, [4]);
     const callLoop = (pc: number): void => {
       if (uniqueCallbacks.length === 0) throw new JitCompileError(pc, 'bpf_loop without any callback in the program');
       const [r1, r2, r3, r4] = [L.reg[1], L.reg[2], L.reg[3], L.reg[4]];
@@ -339,5 +415,5 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   m.exportGlobal('fault', G.fault);
   m.exportGlobal('faultPc', G.faultPc);
   m.exportGlobal('cnt', G.cnt);
-  return { bytes: m.build(), helpers, usesTailCall, frameStep: opts.frameStep, functions };
+  return { bytes: m.build(), helpers, fastHelpers, lookupMaps, usesTailCall, frameStep: opts.frameStep, functions };
 }

@@ -75,14 +75,17 @@ describe('hostile bytecode and the JIT', () => {
   });
 
   it('the module imports only the memory and helper trampolines', () => {
-    const p = prog(assemble('call 14\ncall 5\nexit\n').insns);
+    const p = prog(assemble('call 14\ncall 7\ncall 5\ncall 7\nexit\n').insns);
     const jp = mustCompile(p, { verified: TRUSTED });
     const imports = WebAssembly.Module.imports(jp.module);
     expect(imports).toEqual([
       { module: 'env', name: 'memory', kind: 'memory' },
-      { module: 'env', name: 'h14', kind: 'function' },
-      { module: 'env', name: 'h5', kind: 'function' },
+      { module: 'env', name: 'h7', kind: 'function' },
+      { module: 'env', name: 'f14', kind: 'function' },
+      { module: 'env', name: 'f5', kind: 'function' },
     ]);
+    const generic = mustCompile(p, { verified: TRUSTED, noFastHelpers: true });
+    expect(WebAssembly.Module.imports(generic.module).map((i) => i.name)).toEqual(['memory', 'h14', 'h7', 'h5']);
   });
 
   it('even a wrongly trusted program cannot leave the linear memory: wasm bounds give a clean fault', () => {

@@ -26,6 +26,8 @@ export interface JitOptions {
   verified?: VerifyResult;
   /** Use the dispatch-loop scheme for every function (tests of the fallback). */
   forceDispatch?: boolean;
+  /** Compile every helper call through the generic trampoline, no direct imports (tests, bench). */
+  noFastHelpers?: boolean;
 }
 
 const PROG_TYPES: readonly string[] = ['tracepoint', 'kprobe', 'socket_filter', 'xdp', 'raw'];
@@ -43,7 +45,7 @@ export function compileProgram(prog: LoadedProgram, opts: JitOptions = {}): JitP
       return { error: `not compiled: the verifier rejected it${vr.error ? ` (insn ${vr.error.insn}: ${vr.error.message})` : ''}` };
     }
     const t1 = performance.now();
-    const info = compileModule(prog.insns, { frameStep: FRAME_STEP, forceDispatch: opts.forceDispatch });
+    const info = compileModule(prog.insns, { frameStep: FRAME_STEP, forceDispatch: opts.forceDispatch, noFastHelpers: opts.noFastHelpers });
     const module = new WebAssembly.Module(info.bytes);
     const base = opts.verify;
     const jp: JitProgram = {
@@ -66,6 +68,7 @@ export function compileProgram(prog: LoadedProgram, opts: JitOptions = {}): JitP
               },
             }),
       instances: new WeakMap(),
+      last: undefined,
     };
     jitOf.set(prog, jp);
     return jp;

@@ -6,8 +6,9 @@ import { HELPER_ARGS, HELPER_RET, RegionKind, type VmMemory } from '../memory.js
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from '../isa.js';
 import type { Runtime } from '../runtime.js';
 import type { LoadedProgram } from '../program.js';
-import { VmFault, isProgArray, runProgram, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
+import { VmFault, isProgArray, runProgram, runTimingEnabled, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
 import { HELPER_TAIL_CALL, JIT_OUT, JitFault, type CompiledModule } from './compile.js';
+import { HelperError, callGeneric, fastImport, lookupImport } from './fast.js';
 
 const OUT = JIT_OUT >>> 2;
 
@@ -29,6 +30,8 @@ export interface JitProgram {
   /** How to compile tail-call targets found at run time (same program type and context). */
   readonly compileTarget: (p: LoadedProgram) => JitProgram | { error: string };
   readonly instances: WeakMap<WebAssembly.Memory, JitInstance>;
+  /** The instance of the last run (most programs only ever run on one memory). */
+  last?: JitInstance;
 }
 
 /** Shared by every program of one tail-call chain. */
@@ -46,6 +49,9 @@ interface JitInstance {
   fault: WebAssembly.Global;
   faultPc: WebAssembly.Global;
   chain: Chain | undefined;
+  /** The memory this instance imports, and its stack areas. */
+  memory: WebAssembly.Memory;
+  use: StackUse;
 }
 
 /**
@@ -59,6 +65,8 @@ interface StackUse {
   /** The interpreter's frames (looked up once: stackTops allocates). */
   interp: number[];
   spare: number[][];
+  /** One Chain per nesting depth, reused run after run (no allocation per run). */
+  chains: Chain[];
 }
 const stackUse = new WeakMap<VmMemory, StackUse>();
 
@@ -85,51 +93,63 @@ class FaultSignal extends Error {
   }
 }
 
+function stackUseOf(mem: VmMemory): StackUse {
+  let use = stackUse.get(mem);
+  if (use === undefined) {
+    use = { depth: 0, interp: stackTops(mem), spare: [], chains: [] };
+    stackUse.set(mem, use);
+  }
+  return use;
+}
+
 function instanceFor(jp: JitProgram, mem: VmMemory): JitInstance {
+  const last = jp.last;
+  if (last !== undefined && last.memory === mem.memory) return last;
   const have = jp.instances.get(mem.memory);
-  if (have !== undefined) return have;
+  if (have !== undefined) {
+    jp.last = have;
+    return have;
+  }
   const env: Record<string, WebAssembly.ImportValue> = { memory: mem.memory };
-  let self: JitInstance | undefined;
+  // Filled in once the module is instantiated; the imports only read `chain`.
+  const self: JitInstance = {
+    run: undefined as unknown as JitInstance['run'],
+    cnt: undefined as unknown as WebAssembly.Global,
+    fault: undefined as unknown as WebAssembly.Global,
+    faultPc: undefined as unknown as WebAssembly.Global,
+    chain: undefined,
+    memory: mem.memory,
+    use: stackUseOf(mem),
+  };
   const chainOf = (): Chain => {
-    const c = self?.chain;
+    const c = self.chain;
     if (c === undefined) throw new Error('JIT helper called outside a run');
     return c;
   };
   for (const id of jp.info.helpers) {
     if (id === HELPER_TAIL_CALL) {
-      env[`h${id}`] = (fp: number, cnt: number): number => tailCall(jp, chainOf(), self as JitInstance, fp, cnt);
+      env[`h${id}`] = (fp: number, cnt: number): number => tailCall(jp, chainOf(), self, fp, cnt);
       continue;
     }
-    env[`h${id}`] = (): void => {
-      const rt = chainOf().rt;
-      const h = rt.helpers[id];
-      if (h === undefined) throw new HelperError(`unknown helper ${id}`);
-      try {
-        h(rt);
-      } catch (e) {
-        throw new HelperError(`helper ${id} failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    };
+    env[`h${id}`] = (): void => callGeneric(chainOf().rt, id);
   }
+  for (const id of jp.info.fastHelpers) env[`f${id}`] = fastImport(id, self);
+  for (const handle of jp.info.lookupMaps) env[`m${handle}`] = lookupImport(handle, self);
   const inst = new WebAssembly.Instance(jp.module, { env });
   const x = inst.exports;
-  self = {
-    run: x.run as JitInstance['run'],
-    cnt: x.cnt as WebAssembly.Global,
-    fault: x.fault as WebAssembly.Global,
-    faultPc: x.faultPc as WebAssembly.Global,
-    chain: undefined,
-  };
+  self.run = x.run as JitInstance['run'];
+  self.cnt = x.cnt as WebAssembly.Global;
+  self.fault = x.fault as WebAssembly.Global;
+  self.faultPc = x.faultPc as WebAssembly.Global;
   const tops = stackTops(mem);
   const step = tops[1] - tops[0];
   if (step !== jp.info.frameStep) {
     throw new Error(`interpreter stack layout changed (frame step ${step}, JIT compiled for ${jp.info.frameStep})`);
   }
   jp.instances.set(mem.memory, self);
+  jp.last = self;
   return self;
 }
-
-class HelperError extends Error {}
 
 function describe(jp: JitProgram, pc: number, what: string): string {
   return `${jp.prog.spec.name}: insn ${pc}: ${what}`;
@@ -165,7 +185,20 @@ function tailCall(jp: JitProgram, chain: Chain, inst: JitInstance, fp: number, c
 }
 
 function runInner(jp: JitProgram, chain: Chain, r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, budget: number): RunResult {
-  const inst = instanceFor(jp, chain.rt.mem);
+  return runOn(jp, instanceFor(jp, chain.rt.mem), chain, r1lo, r1hi, r2lo, r2hi, fp, budget);
+}
+
+function runOn(
+  jp: JitProgram,
+  inst: JitInstance,
+  chain: Chain,
+  r1lo: number,
+  r1hi: number,
+  r2lo: number,
+  r2hi: number,
+  fp: number,
+  budget: number,
+): RunResult {
   const prev = inst.chain;
   inst.chain = chain;
   try {
@@ -216,29 +249,37 @@ export function runJit(
   r2hi: number,
   opts?: RunOptions,
 ): RunResult {
-  const t0 = performance.now();
+  const timed = runTimingEnabled();
+  const t0 = timed ? performance.now() : 0;
   const budget = opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS;
   if (jp.maxCtxOffset > rt.ctxSize) return runProgram(jp.prog, rt, r1lo, r1hi, r2lo, r2hi, opts);
   let res: RunResult;
-  let use = stackUse.get(rt.mem);
-  if (use === undefined) {
-    use = { depth: 0, interp: stackTops(rt.mem), spare: [] };
-    stackUse.set(rt.mem, use);
-  }
-  use.depth++;
+  let use: StackUse | undefined;
   try {
-    const d = use.depth;
+    const inst = instanceFor(jp, rt.mem);
+    use = inst.use;
+    const d = ++use.depth;
     const tops = d === 1 ? use.interp : (use.spare[d - 2] ??= privateStack(rt.mem));
-    res = runInner(jp, { rt, budget, tailCalls: 0, tops }, r1lo, r1hi, r2lo, r2hi, tops[0], budget);
+    let chain = use.chains[d - 1];
+    if (chain === undefined) {
+      chain = { rt, budget, tailCalls: 0, tops };
+      use.chains[d - 1] = chain;
+    } else {
+      chain.rt = rt;
+      chain.budget = budget;
+      chain.tailCalls = 0;
+      chain.tops = tops;
+    }
+    res = runOn(jp, inst, chain, r1lo, r1hi, r2lo, r2hi, tops[0], budget);
   } catch (e) {
     res = { r0lo: 0, r0hi: 0, instructions: 0, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: ${e instanceof Error ? e.message : String(e)}`) };
   } finally {
-    use.depth--;
+    if (use !== undefined) use.depth--;
   }
   const s = jp.prog.stats;
   s.runs++;
   s.instructions += res.instructions;
-  s.timeNs += Math.round((performance.now() - t0) * 1e6);
+  if (timed) s.timeNs += Math.round((performance.now() - t0) * 1e6);
   return res;
 }
 

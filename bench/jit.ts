@@ -5,11 +5,10 @@
 
 import { assemble } from '../engine/asm/assembler.js';
 import { loadProgram, type LoadedProgram } from '../engine/program.js';
-import { runProgram, type RunResult } from '../engine/interpreter.js';
-import { createTestRuntime, type TestRuntime } from '../engine/test-runtime.js';
-import { VmMemory } from '../engine/memory.js';
-import { createMap } from '../engine/maps/index.js';
-import type { MapDef } from '../engine/maps/types.js';
+import { runProgram, setRunTiming, type RunResult } from '../engine/interpreter.js';
+import { RegionKind } from '../engine/memory.js';
+import { createVm, type Vm } from '../engine/vm.js';
+import { testEnv } from '../engine/helpers/test-env.js';
 import type { BpfMap, Runtime } from '../engine/runtime.js';
 import type { MapUserApi } from '../engine/maps/api.js';
 import type { ProgType } from '../engine/verifier/index.js';
@@ -114,25 +113,31 @@ skip: add r6, 1
 
 export interface Loaded {
   prog: LoadedProgram;
-  rt: TestRuntime;
+  vm: Vm;
+  rt: Runtime;
   ctxAddr: number;
   ctxLen: number;
 }
 
+/** A program on a fresh VM with the built-in helpers (what the simulated kernel runs). */
 export function loadCase(c: JitBenchCase): Loaded {
-  const rt = createTestRuntime({ mem: new VmMemory({ initialBytes: 4 << 20 }) });
+  const vm = createVm({ memoryBytes: 4 << 20 });
+  const rt = vm.runtime(testEnv(), { progType: c.progType ?? 'raw' });
   const a = assemble(c.asm, c.name);
   const byName = new Map<string, BpfMap & MapUserApi>();
-  const prog = loadProgram({ name: c.name, insns: a.insns, maps: a.maps, mapRefs: a.mapRefs, progType: c.progType ?? 'raw' }, (def: MapDef) => {
-    const m = createMap(rt.mem, def);
-    rt.addMap(m);
+  const prog = loadProgram({ name: c.name, insns: a.insns, maps: a.maps, mapRefs: a.mapRefs, progType: c.progType ?? 'raw' }, (def) => {
+    const m = vm.createMap(def);
     byName.set(def.name, m);
     return m;
   });
   c.fill?.(byName);
   const ctx = c.ctx ?? new Uint8Array(64);
-  const ctxAddr = rt.setContext(ctx, true);
-  return { prog, rt, ctxAddr, ctxLen: ctx.length };
+  const ctxAddr = vm.mem.alloc(ctx.length).addr;
+  vm.mem.u8.set(ctx, ctxAddr);
+  vm.mem.addRegion(ctxAddr, ctx.length, RegionKind.Context, true);
+  rt.ctxAddr = ctxAddr;
+  rt.ctxSize = ctx.length;
+  return { prog, vm, rt, ctxAddr, ctxLen: ctx.length };
 }
 
 /**
@@ -203,8 +208,119 @@ export async function bench(): Promise<void> {
     }
     process.stdout.write(`${line}\n`);
   }
+  benchHelperCalls(minMs);
   await benchRules();
   compileSpeed();
+}
+
+interface HelperCase {
+  name: string;
+  maps?: string;
+  /** Before the calls (sets up keys, pointers). */
+  prologue?: string;
+  call: string;
+  fill?: (maps: Map<string, BpfMap & MapUserApi>) => void;
+}
+
+const LOOKUP_MAPS = `
+.map h hash key=4 value=8 entries=64
+.map t lpm_trie key=8 value=8 entries=64 flags=1
+.map src array key=4 value=64 entries=1
+`;
+
+const HELPER_CASES: HelperCase[] = [
+  { name: 'get_current_pid_tgid (14)', call: 'call 14' },
+  { name: 'get_current_uid_gid (15)', call: 'call 15' },
+  { name: 'ktime_get_ns (5)', call: 'call 5' },
+  { name: 'get_current_cgroup_id (80)', call: 'call 80' },
+  {
+    name: 'map_lookup_elem hash hit (1)',
+    maps: LOOKUP_MAPS,
+    prologue: 'stw [r10-4], 7',
+    call: 'lddw r1, map:h\nmov r2, r10\nadd r2, -4\ncall 1',
+  },
+  {
+    name: 'map_lookup_elem hash miss (1)',
+    maps: LOOKUP_MAPS,
+    prologue: 'stw [r10-4], 8',
+    call: 'lddw r1, map:h\nmov r2, r10\nadd r2, -4\ncall 1',
+  },
+  {
+    name: 'map_lookup_elem lpm_trie hit (1)',
+    maps: LOOKUP_MAPS,
+    prologue: 'stw [r10-8], 32\nstw [r10-4], 0x0301000a',
+    call: 'lddw r1, map:t\nmov r2, r10\nadd r2, -8\ncall 1',
+  },
+  {
+    name: 'probe_read_kernel 16 B (113)',
+    maps: LOOKUP_MAPS,
+    prologue: 'stw [r10-4], 0\nlddw r1, map:src\nmov r2, r10\nadd r2, -4\ncall 1\njeq r0, 0, out\nmov r6, r0',
+    call: 'mov r1, r10\nadd r1, -32\nmov r2, 16\nmov r3, r6\ncall 113',
+  },
+  { name: 'get_prandom_u32 (7, trampoline)', call: 'call 7' },
+];
+
+function fillLookupMaps(maps: Map<string, BpfMap & MapUserApi>): void {
+  const h = maps.get('h');
+  for (let k = 1; k < 64; k += 2) h?.update(Uint8Array.of(k, 0, 0, 0), new Uint8Array(8).fill(k));
+  const t = maps.get('t');
+  t?.update(Uint8Array.of(8, 0, 0, 0, 10, 0, 0, 0), new Uint8Array(8).fill(8));
+  t?.update(Uint8Array.of(24, 0, 0, 0, 10, 1, 3, 0), new Uint8Array(8).fill(24));
+}
+
+/**
+ * What one run and one helper call cost: an empty program with run timing on and off, then each
+ * hot helper called CALLS times in a row, per call = (ns with the calls − ns without) / CALLS, on
+ * the interpreter, the JIT through the generic trampolines (noFastHelpers) and the JIT with its
+ * direct imports. Printed, never asserted.
+ */
+function benchHelperCalls(minMs: number): void {
+  const CALLS = 16;
+  const ms = Math.max(50, minMs / 3);
+  process.stdout.write(`\nper run and per helper call (real VM, built-in helpers; ns):\n`);
+  const compile = (L: Loaded, noFastHelpers: boolean) => {
+    const jp = compileProgram(L.prog, { noFastHelpers, verify: { progType: 'raw', ctxSize: L.ctxLen, maps: L.prog.spec.maps } });
+    if ('error' in jp) throw new Error(`${L.prog.spec.name}: ${jp.error}`);
+    return jp;
+  };
+  const empty = loadCase({ name: 'empty', asm: 'mov r0, 0\nexit\n' });
+  const jEmpty = compile(empty, false);
+  for (const timing of [true, false]) {
+    setRunTiming(timing);
+    const i = time(() => runProgram(empty.prog, empty.rt, empty.ctxAddr, 0, empty.ctxLen, 0), ms).ns;
+    const j = time(() => runJit(jEmpty, empty.rt, empty.ctxAddr, 0, empty.ctxLen, 0), ms).ns;
+    process.stdout.write(`  ${`empty run, timing ${timing ? 'on' : 'off'}`.padEnd(34)} interp ${i.toFixed(0).padStart(5)}   jit ${j.toFixed(0).padStart(5)}\n`);
+  }
+  setRunTiming(false);
+  process.stdout.write(`  ${`per call (timing off, ${CALLS} calls/run)`.padEnd(34)} ${'interp'.padStart(12)} ${'jit trampoline'.padStart(15)} ${'jit direct'.padStart(11)}\n`);
+  try {
+    for (const h of HELPER_CASES) {
+      const asm = (n: number): string =>
+        `${h.maps ?? ''}\n${h.prologue ?? ''}\n${Array.from({ length: n }, () => h.call).join('\n')}\nout: mov r0, 0\nexit\n`;
+      const fill = h.maps !== undefined ? fillLookupMaps : undefined;
+      const per = (mk: (L: Loaded) => () => RunResult): number => {
+        const base = loadCase({ name: 'base', asm: asm(0), fill });
+        const full = loadCase({ name: 'calls', asm: asm(CALLS), fill });
+        const rb = mk(base);
+        const rf = mk(full);
+        const r = rf();
+        if (r.fault !== undefined) throw new Error(`${h.name}: ${r.fault.message}`);
+        return (time(rf, ms).ns - time(rb, ms).ns) / CALLS;
+      };
+      const interp = per((L) => () => runProgram(L.prog, L.rt, L.ctxAddr, 0, L.ctxLen, 0));
+      const tramp = per((L) => {
+        const jp = compile(L, true);
+        return () => runJit(jp, L.rt, L.ctxAddr, 0, L.ctxLen, 0);
+      });
+      const direct = per((L) => {
+        const jp = compile(L, false);
+        return () => runJit(jp, L.rt, L.ctxAddr, 0, L.ctxLen, 0);
+      });
+      process.stdout.write(`  ${h.name.padEnd(34)} ${interp.toFixed(1).padStart(12)} ${tramp.toFixed(1).padStart(15)} ${direct.toFixed(1).padStart(11)}\n`);
+    }
+  } finally {
+    setRunTiming(true);
+  }
 }
 
 /** JIT compile time per 1,000 instructions (code generation + wasm module compile). */

@@ -74,6 +74,8 @@ export const FP_KEY64 = -48;
 export const FP_KEY128 = -72;
 /** LPM trie key {u32 prefixlen; u8 addr[16]} (20 bytes, 8-aligned slot). */
 export const FP_LPM = -96;
+/** Pointer to the bytes a string walk reads (the bpf_loop callback's context). */
+const FP_WALK = -288;
 /** Ancestors 2..MAX_ANCESTORS, below the DNS key area (fp-224..-80). */
 const FP_ANCESTORS = -232;
 
@@ -88,7 +90,6 @@ export const MISSING_CONTAINER = 2;
 
 const HELPER_MAP_LOOKUP = 1;
 const HELPER_PID_TGID = 14;
-const HELPER_PROBE_READ_KERNEL = 113;
 const HELPER_LOOP = 181;
 
 const enc = new TextEncoder();
@@ -1139,13 +1140,13 @@ export class CheckCompiler {
   }
 
   /** bpf_loop callbacks to emit after the program's main body, by automaton and mode. */
-  readonly callbacks = new Map<string, { label: Label; tab: AutomatonRef; mode: 'cstr' | 'block'; seen?: number }>();
+  readonly callbacks = new Map<string, { label: Label; tab: AutomatonRef; mode: 'cstr' | 'block'; cap: number; seen?: number }>();
 
-  private callback(tab: AutomatonRef, mode: 'cstr' | 'block', seen?: number): Label {
-    const key = `${tab.offset}:${mode}:${seen ?? ''}`;
+  private callback(tab: AutomatonRef, mode: 'cstr' | 'block', cap: number, seen?: number): Label {
+    const key = `${tab.offset}:${mode}:${cap}:${seen ?? ''}`;
     let cb = this.callbacks.get(key);
     if (cb === undefined) {
-      cb = { label: this.e.label(), tab, mode, seen };
+      cb = { label: this.e.label(), tab, mode, cap, seen };
       this.callbacks.set(key, cb);
     }
     return cb.label;
@@ -1163,13 +1164,14 @@ export class CheckCompiler {
       const stop = e.label();
       const cont = e.label();
       e.bind(cb.label);
-      e.jmp(BPF_JGE, 1, { imm: SCRATCH.bufSize }, stop);
+      // r1 = i, r2 = &pointer to the field's bytes (in the caller's frame)
+      e.jmp(BPF_JGE, 1, { imm: cb.cap }, stop);
+      e.ldx(8, 5, 2, 0);
       e.ldMapValue(2, scratch, 0);
       e.ldx(4, 3, 2, SCRATCH.end);
       e.jmp(BPF_JGE, 1, 3, stop);
-      e.mov(4, 2);
-      e.alu64(BPF_ADD, 4, 1);
-      e.ldx(1, 4, 4, SCRATCH.buf);
+      e.alu64(BPF_ADD, 5, 1);
+      e.ldx(1, 4, 5, 0);
       if (cb.mode === 'cstr') e.jmp(BPF_JEQ, 4, { imm: 0 }, stop);
       else {
         const feeding = e.label();
@@ -1223,22 +1225,24 @@ export class CheckCompiler {
     }
   }
 
-  /** Copy `size` bytes of the record in r7 at `off` into scratch.buf. */
-  private copyToScratch(off: number, size: number): void {
+  /**
+   * The walk's input: the record (r7) + `off`, kept in a stack slot whose address is the
+   * callback's context. The callback reads the bytes in place (no copy, no helper call).
+   */
+  private pointWalk(off: number): void {
     const e = this.e;
-    e.ldMapValue(1, this.maps.index(SCRATCH_MAP), SCRATCH.buf);
-    e.movImm(2, size);
-    e.mov(3, 7);
-    e.alu64(BPF_ADD, 3, { imm: off });
-    e.call(HELPER_PROBE_READ_KERNEL);
+    e.mov(1, 7);
+    e.alu64(BPF_ADD, 1, { imm: off });
+    e.stx(8, 10, FP_WALK, 1);
   }
 
-  /** Run the callback over scratch.buf with scratch.end already set. */
-  private loop(cb: Label): void {
+  /** bpf_loop(count, callback, &walk pointer, 0) with scratch.end already set. */
+  private loop(cb: Label, count: number): void {
     const e = this.e;
-    e.movImm(1, SCRATCH.bufSize);
+    e.movImm(1, count);
     e.ldFunc(2, cb);
-    e.movImm(3, 0);
+    e.mov(3, 10);
+    e.alu64(BPF_ADD, 3, { imm: FP_WALK });
     e.movImm(4, 0);
     e.call(HELPER_LOOP);
   }
@@ -1373,28 +1377,28 @@ export class CheckCompiler {
       e.st(4, 1, SCRATCH.state, 1);
     };
     const cstr = (off: number, cap: number): void => {
-      this.copyToScratch(off, cap);
+      this.pointWalk(off);
       e.ldMapValue(1, scratch, 0);
       e.st(4, 1, SCRATCH.end, cap);
-      this.loop(this.callback(tab, 'cstr', seen));
+      this.loop(this.callback(tab, 'cstr', cap, seen), cap);
     };
     /** scratch.end = min(args_len - 1, 511); scratch.phase = phase. */
     const block = (phase: 0 | 1, off: number = KP.args, lenOff: number = KP.argsLen, size: number = KP.argsSize): void => {
       const ok = e.label();
       const nonEmpty = e.label();
-      this.copyToScratch(off, size);
+      this.pointWalk(off);
       e.ldx(2, 0, 7, lenOff);
       e.jmp(BPF_JNE, 0, { imm: 0 }, nonEmpty);
       e.movImm(0, 1);
       e.bind(nonEmpty);
       e.alu64(BPF_ADD, 0, { imm: -1 });
-      e.jmp(BPF_JLE, 0, { imm: KP.argsSize - 1 }, ok);
-      e.movImm(0, KP.argsSize - 1);
+      e.jmp(BPF_JLE, 0, { imm: size - 1 }, ok);
+      e.movImm(0, size - 1);
       e.bind(ok);
       e.ldMapValue(1, scratch, 0);
       e.stx(4, 1, SCRATCH.end, 0);
       e.st(4, 1, SCRATCH.phase, phase);
-      this.loop(this.callback(tab, 'block', seen));
+      this.loop(this.callback(tab, 'block', size, seen), size);
     };
     start();
     switch (shape.t) {
@@ -1402,10 +1406,7 @@ export class CheckCompiler {
         cstr(shape.off, shape.cap);
         break;
       case 'prefix12':
-        this.copyToScratch(shape.off, 16);
-        e.ldMapValue(1, scratch, 0);
-        e.st(4, 1, SCRATCH.end, 12);
-        this.loop(this.callback(tab, 'cstr', seen));
+        cstr(shape.off, 12);
         break;
       case 'argv0':
         cstr(KP.args, KP.argsSize);

@@ -25,9 +25,9 @@ export const NETS_MAP = 'kestrel_nets';
 
 /**
  * The scratch map's single value: flags, the number of ancestors the preamble found, a string
- * walk's state and its input bytes, the event generation, then per-event cache areas.
+ * walk's state, phase and end bound, the event generation, then per-event cache areas.
  */
-export const SCRATCH = { missing: 0, ancestors: 4, state: 8, phase: 12, end: 16, buf: 24, bufSize: 512, gen: 544, cache: 552 } as const;
+export const SCRATCH = { missing: 0, ancestors: 4, state: 8, phase: 12, end: 16, gen: 24, cache: 32 } as const;
 export const SCRATCH_SIZE = SCRATCH.cache;
 
 export interface AutomatonRef {

@@ -424,7 +424,7 @@ export class CheckCompiler {
         this.familyCheck(acc.view, c, values, t, f);
         return;
       case 'ip':
-        this.sides(acc.side, (side, missing) => this.buildAddrKey(side, missing), (yes, no) => this.ipCompare(c, values, yes, no), t, f);
+        this.sides(acc.side, (side, missing) => this.buildAddrKey(side, missing), (yes, no, sd) => this.ipCompare(c, values, yes, no, sd), t, f);
         return;
       case 'port':
         this.sides(acc.side, (side, missing) => this.loadPort(side, missing), (yes, no) => this.numCompare(0, false, c, values, yes, no), t, f);
@@ -657,13 +657,13 @@ export class CheckCompiler {
    * Evaluate a check on one end of the connection, or on each end in turn (fd.ip, fd.port:
    * the check holds when it holds for either end). An end without a value is skipped.
    */
-  private sides(side: Side, build: (side: 'server' | 'client', missing: Label) => void, body: (t: Label, f: Label) => void, t: Label, f: Label): void {
+  private sides(side: Side, build: (side: 'server' | 'client', missing: Label) => void, body: (t: Label, f: Label, side: 'server' | 'client') => void, t: Label, f: Label): void {
     const e = this.e;
     const order: ('server' | 'client')[] = side === 'either' ? ['client', 'server'] : [side];
     order.forEach((sd, i) => {
       const next = i === order.length - 1 ? f : e.label();
       build(sd, next);
-      body(t, next);
+      body(t, next, sd);
       if (next !== f) e.bind(next);
     });
   }
@@ -726,7 +726,7 @@ export class CheckCompiler {
   }
 
   /** Compare the 16-byte address at fp+FP_KEY128 with addresses and networks (=, !=, in). */
-  private ipCompare(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
+  private ipCompare(c: TCheck, values: readonly TValue[], t: Label, f: Label, side: 'server' | 'client'): void {
     const e = this.e;
     if (!['=', '==', '!=', 'in', 'intersects'].includes(c.op)) throw new Unsupported(`fd IP fields do not support ${c.op}`);
     const negate = c.op === '!=';
@@ -736,6 +736,16 @@ export class CheckCompiler {
     if ((c.op === 'in' || c.op === 'intersects') && values.some((v) => v.kind === 'net')) {
       // A list of networks: one longest-prefix lookup in an LPM trie ({u32 prefixlen; u8 addr[16]}).
       const set = this.maps.netSet(values.map((v) => (v.kind === 'ip' || v.kind === 'net' ? { bytes: v.bytes, prefix: v.kind === 'net' ? v.prefix : v.bytes.length * 8 } : { bytes: new Uint8Array(4), prefix: 0 })));
+      // The bitmap word of every list containing this end's address, looked up once per event.
+      const word = Math.floor(set.bit / 64);
+      const slot = this.maps.registry.cacheSlot(`lpm|${side}|${word}`);
+      const scratch = this.maps.index(SCRATCH_MAP);
+      const have = e.label();
+      const store = e.label();
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 2, 1, SCRATCH.gen);
+      e.ldx(8, 3, 1, slot);
+      e.jmp(BPF_JEQ, 2, 3, have);
       e.st(4, 10, FP_LPM, 128);
       for (let w = 0; w < 4; w++) {
         e.ldx(4, 3, 10, FP_KEY128 + 4 * w);
@@ -745,8 +755,17 @@ export class CheckCompiler {
       e.mov(2, 10);
       e.alu64(BPF_ADD, 2, { imm: FP_LPM });
       e.call(HELPER_MAP_LOOKUP);
-      e.jmp(BPF_JEQ, 0, { imm: 0 }, miss);
-      e.ldx(8, 0, 0, 8 * Math.floor(set.bit / 64));
+      e.movImm(3, 0);
+      e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
+      e.ldx(8, 3, 0, 8 * word);
+      e.bind(store);
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 2, 1, SCRATCH.gen);
+      e.stx(8, 1, slot, 2);
+      e.stx(8, 1, slot + 8, 3);
+      e.bind(have);
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 0, 1, slot + 8);
       const bit = set.bit % 64;
       if (bit >= 31) e.alu64(BPF_RSH, 0, { imm: bit });
       e.jmp(BPF_JSET, 0, { imm: bit >= 31 ? 1 : 1 << bit }, hit);

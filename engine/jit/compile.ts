@@ -17,6 +17,7 @@ import {
   OP_CALL,
   OP_CALLX,
   OP_LDDW,
+  MAX_BPF_STACK,
   type Insn,
 } from '../isa.js';
 import { HELPER_ARGS, HELPER_RET } from '../memory.js';
@@ -54,14 +55,16 @@ export interface CompileOptions {
  * the i32 result with the high half left at HELPER_RET+4 (RET_HI), or an i64 (RET_I64: the
  * value is a BigInt already in JavaScript, which V8 converts without our BigInt arithmetic).
  */
-export const FAST_RET_HI: readonly number[] = [14, 15, 112, 113];
+export const FAST_RET_HI: readonly number[] = [14, 15];
+/** probe_read_user/kernel: (dst, size, src) as i32 halves → 1 = copy in wasm, 0 = r0 at HELPER_RET. */
+export const FAST_PROBE_READ: readonly number[] = [112, 113];
 export const FAST_RET_I64: readonly number[] = [5, 80];
 export const HELPER_MAP_LOOKUP = 1;
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_IDX = 5;
 
 /** How one helper call site is compiled. */
-type CallSite = { kind: 'generic' } | { kind: 'fast'; id: number } | { kind: 'map'; handle: number };
+type CallSite = { kind: 'generic' } | { kind: 'fast'; id: number } | { kind: 'map'; handle: number; stackBytes: number };
 
 export interface CompiledModule {
   bytes: Uint8Array;
@@ -129,6 +132,24 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     return found;
   };
 
+  /**
+   * The constant offset from r10 that `reg` holds at `pc` when `mov reg, r10` and `add reg, K`
+   * earlier in the block set it (the usual way a stack key is passed), or undefined.
+   */
+  const staticFpOffset = (pc: number, reg: number): number | undefined => {
+    let off: number | undefined;
+    const from = blockStart[pc];
+    if (from < 0) return undefined;
+    for (let q = from; q < pc; q++) {
+      const i = insns[q];
+      if (i.dst === reg && i.opcode === (BPF_ALU64 | 0xb0 | 0x08) && i.src === 10 && i.off === 0) off = 0;
+      else if (i.dst === reg && i.opcode === (BPF_ALU64 | 0x00) && off !== undefined) off += i.imm;
+      else if (writesReg(i, reg)) off = undefined;
+      if (i.opcode === OP_LDDW) q++;
+    }
+    return off;
+  };
+
   // Which helpers are called, and how.
   const helpers: number[] = [];
   const fastHelpers: number[] = [];
@@ -150,9 +171,13 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       if (id === HELPER_LOOP) continue;
       const handle = id === HELPER_MAP_LOOKUP && !opts.noFastHelpers ? staticLddw(pc, 1, [BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX]) : undefined;
       if (handle !== undefined) {
-        sites.set(pc, { kind: 'map', handle });
+        // A key at r10-N (1 ≤ N ≤ 512) lies in the frame's stack region: the import then only
+        // checks N against the key size instead of asking the memory about the key's region.
+        const off = staticFpOffset(pc, 2);
+        const stackBytes = off !== undefined && off < 0 && off >= -MAX_BPF_STACK ? -off : 0;
+        sites.set(pc, { kind: 'map', handle, stackBytes });
         if (!lookupMaps.includes(handle)) lookupMaps.push(handle);
-      } else if (!opts.noFastHelpers && (FAST_RET_HI.includes(id) || FAST_RET_I64.includes(id))) {
+      } else if (!opts.noFastHelpers && (FAST_RET_HI.includes(id) || FAST_RET_I64.includes(id) || FAST_PROBE_READ.includes(id))) {
         sites.set(pc, { kind: 'fast', id });
         if (!fastHelpers.includes(id)) fastHelpers.push(id);
       } else {
@@ -179,7 +204,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     fastFn.set(h, m.importFunction('env', `f${h}`, { params, results: [FAST_RET_I64.includes(h) ? I64 : I32] }));
   }
   const lookupFn = new Map<number, number>();
-  for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32], results: [I32] }));
+  for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32, I32], results: [I32] }));
   for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
   const budgetFault = m.declareFunction({ params: [I32, I64], results: [] });
   const depthFault = m.declareFunction({ params: [I32], results: [] });
@@ -243,12 +268,22 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         };
         if (site.kind === 'map') {
           lohi(2);
-          c.call(lookupFn.get(site.handle) as number);
+          c.i32c(site.stackBytes).call(lookupFn.get(site.handle) as number);
         } else if (site.id === 112 || site.id === 113) {
+          // Returns 1: copy size bytes from src to dst here (memory.copy, memmove semantics, as
+          // the helper's copyWithin), r0 = 0; returns 0: done, r0 is at HELPER_RET.
           lohi(1);
           lohi(2);
           lohi(3);
           c.call(fastFn.get(site.id) as number);
+          c.op(Op.if).u8(I64);
+          c.get(L.reg[1]).op(Op.i32_wrap_i64).get(L.reg[3]).op(Op.i32_wrap_i64).get(L.reg[2]).op(Op.i32_wrap_i64);
+          c.u8(0xfc).u32(10).u8(0).u8(0); // memory.copy
+          c.i64c(0);
+          c.op(Op.else);
+          c.i32c(0).mem(Op.i64_load, 3, HELPER_RET);
+          c.op(Op.end).set(r0);
+          return;
         } else c.call(fastFn.get(site.id) as number);
         if (site.kind === 'fast' && FAST_RET_I64.includes(site.id)) {
           c.set(r0);

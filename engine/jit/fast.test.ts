@@ -358,7 +358,14 @@ out:
   });
 
   it('map_lookup_elem with a key pointer the helper rejects (NULL, high half set) faults as in the interpreter', () => {
-    for (const key of ['mov r2, 0', 'lddw r2, 0x100000000', 'mov r2, r10\nadd r2, -2']) {
+    for (const key of [
+      'mov r2, 0',
+      'lddw r2, 0x100000000',
+      'mov r2, r10\nadd r2, -2',
+      'mov r2, r10\nadd r2, -8\nadd r2, 6',
+      'mov r2, r10\nadd r2, -520',
+      'mov r2, r10\nadd r2, 8',
+    ]) {
       const text = `
 .map h hash key=4 value=8 entries=4
   lddw r1, map:h
@@ -460,6 +467,83 @@ none:
     const withCtx = `  mov r9, r1\n${text.replace('.map out array key=4 value=64 entries=1\n', '')}`;
     const { results } = agree(`.map out array key=4 value=64 entries=1\n${withCtx}`);
     expect(results[0].r0lo).toBe(0);
+  });
+
+  it('stack keys the compiled code locates statically (r10-N), in this frame and in a callee frame', () => {
+    const text = `
+.map h hash key=8 value=8 entries=4
+  stdw [r10-8], 3
+  stdw [r10-16], 5
+  lddw r1, map:h
+  mov r2, r10
+  add r2, -8
+  call 1
+  mov r6, 0
+  jeq r0, 0, a
+  ldxdw r6, [r0+0]
+a:
+  call local f
+  add r6, r0
+  lddw r1, map:h
+  mov r2, r10
+  add r2, -16
+  add r2, 4
+  call 1
+  jeq r0, 0, b
+  ldxdw r0, [r0+0]
+  add r6, r0
+b:
+  mov r0, r6
+  exit
+f:
+  stdw [r10-512], 5
+  lddw r1, map:h
+  mov r2, r10
+  add r2, -512
+  call 1
+  jeq r0, 0, c
+  ldxdw r0, [r0+0]
+  exit
+c:
+  mov r0, 0
+  exit
+`;
+    const fill = (s: Side): void => {
+      s.maps[0].update(u64(3), u64(30));
+      s.maps[0].update(u64(5), u64(50));
+      s.maps[0].update(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0), u64(7));
+    };
+    const { results } = agree(text, { fill });
+    expect(results[0].r0lo).toBe(30 + 50); // the r10-12 key (0,0,0,0,3,0,0,0) is absent
+  });
+
+  it('probe_read_kernel between overlapping stack ranges copies as memmove', () => {
+    for (const [dst, src] of [
+      [-24, -20],
+      [-20, -24],
+      [-24, -24],
+    ]) {
+      const text = `
+  stdw [r10-8], 0x11223344
+  stdw [r10-16], 0x55667788
+  stdw [r10-24], 0x99aabbcc
+  stdw [r10-32], 0x0ddeeff0
+  mov r1, r10
+  add r1, ${dst}
+  mov r2, 16
+  mov r3, r10
+  add r3, ${src}
+  call 113
+  ldxdw r1, [r10-16]
+  ldxdw r2, [r10-24]
+  xor r1, r2
+  ldxdw r2, [r10-8]
+  add r0, r1
+  xor r0, r2
+  exit
+`;
+      agree(text, { trusted: true }, 1);
+    }
   });
 
   it('probe_read_user: mapped user memory at a 64-bit address, unmapped (-EFAULT and zero fill)', () => {

@@ -11,7 +11,7 @@
 // ABI instead (the compiled code stores r1..r5 at HELPER_ARGS before every call, so the
 // arguments are there), which gives the same r0 and the same HelperFault message.
 
-import { HELPER_RET } from '../memory.js';
+import { HELPER_RET, type VmMemory } from '../memory.js';
 import { EFAULT, EINVAL, type BpfMap, type Runtime } from '../runtime.js';
 import { HELPER_IMPLS } from '../helpers/impl.js';
 import { kernelReadable } from '../helpers/memaccess.js';
@@ -62,7 +62,7 @@ function runtimeOf(h: RunHolder): Runtime {
 
 const impl = HELPER_IMPLS;
 
-/** `f<id>` for a helper id in compile.ts FAST_RET_HI / FAST_RET_I64. */
+/** `f<id>` for a helper id in compile.ts FAST_RET_HI / FAST_RET_I64 / FAST_PROBE_READ. */
 export function fastImport(id: number, holder: RunHolder): (...args: number[]) => number | bigint {
   const builtin = impl[id];
   switch (id) {
@@ -108,34 +108,36 @@ export function fastImport(id: number, holder: RunHolder): (...args: number[]) =
     case 112:
     case 113: {
       const kernel = id === 113;
-      // (dst, size, src) as i32 halves (JavaScript sees them signed).
+      const done = (mem: VmMemory, lo: number, hi: number): number => {
+        mem.u32[RET] = lo;
+        mem.u32[RET_HI] = hi;
+        return 0;
+      };
+      // (dst, size, src) as i32 halves (JavaScript sees them signed). Returns 1 when the compiled
+      // code is to copy [src, src+size) to dst itself (memory.copy, r0 = 0); otherwise 0 with
+      // r0 at HELPER_RET.
       return (dstLo: number, dstHi: number, size: number, sizeHi: number, srcLo: number, srcHi: number): number => {
         const rt = runtimeOf(holder);
         const mem = rt.mem;
         const dst = dstLo >>> 0;
         // size 0, sizes the helper rejects and unwritable destinations: the built-in decides.
         if (rt.helpers[id] !== builtin || dstHi !== 0 || sizeHi !== 0 || size <= 0 || !mem.canAccess(dst, size, true)) {
-          return genericLo(rt, id);
+          callGeneric(rt, id);
+          return 0;
         }
         try {
           const src = srcLo >>> 0;
           if (kernel) {
-            if (srcHi === 0 && kernelReadable(mem, src, size)) {
-              mem.u8.copyWithin(dst, src, src + size);
-              mem.u32[RET_HI] = 0;
-              return 0;
-            }
+            if (srcHi === 0 && kernelReadable(mem, src, size)) return 1;
           } else {
             const got = rt.env.readUser(src, srcHi >>> 0, size);
             if (got !== undefined && got.length >= size) {
               rt.mem.u8.set(got.subarray(0, size), dst);
-              rt.mem.u32[RET_HI] = 0;
-              return 0;
+              return done(rt.mem, 0, 0);
             }
           }
           rt.mem.u8.fill(0, dst, dst + size);
-          rt.mem.u32[RET_HI] = -1;
-          return -EFAULT;
+          return done(rt.mem, -EFAULT, -1);
         } catch (e) {
           throw failed(id, e);
         }
@@ -151,12 +153,14 @@ export function fastImport(id: number, holder: RunHolder): (...args: number[]) =
  * The map is looked up once per runtime and kept until it is closed (a handle names one map for
  * as long as that map is open; the VM forgets it on close and a new map may reuse the address).
  */
-export function lookupImport(handle: number, holder: RunHolder): (keyLo: number, keyHi: number) => number {
+export function lookupImport(handle: number, holder: RunHolder): (keyLo: number, keyHi: number, stackBytes: number) => number {
   const builtin = impl[1];
   let forRt: Runtime | undefined;
   let map: (BpfMap & { closed?: boolean }) | undefined;
   let keySize = 0;
-  return (keyLo: number, keyHi: number): number => {
+  // stackBytes: N when the compiled code knows the key is at r10-N (1 ≤ N ≤ 512, inside the
+  // frame's stack region), else 0. The key is then readable iff it ends inside the frame.
+  return (keyLo: number, keyHi: number, stackBytes: number): number => {
     const rt = runtimeOf(holder);
     if (rt !== forRt || map === undefined || map.closed === true) {
       forRt = rt;
@@ -164,7 +168,7 @@ export function lookupImport(handle: number, holder: RunHolder): (keyLo: number,
       keySize = map === undefined ? 0 : map.def.keySize;
     }
     const key = keyLo >>> 0;
-    if (rt.helpers[1] !== builtin || map === undefined || keyHi !== 0 || !rt.mem.canAccess(key, keySize, false)) {
+    if (rt.helpers[1] !== builtin || map === undefined || keyHi !== 0 || (stackBytes < keySize && !rt.mem.canAccess(key, keySize, false))) {
       return genericLo(rt, 1);
     }
     let a: number;

@@ -357,6 +357,37 @@ out:
     expect(results[2].fault?.message).toMatch(/is not a map/);
   });
 
+  it('runtimes of one VM alternating (tracepoint/kprobe, CPUs), one of them with a replaced lookup', () => {
+    const vm = createVm({ memoryBytes: 1 << 21, cpus: 2 });
+    const a = assemble(
+      `
+.map pc percpu_array key=4 value=8 entries=1
+  stw [r10-4], 0
+  lddw r1, map:pc
+  mov r2, r10
+  add r2, -4
+  call 1
+  jeq r0, 0, out
+  ldxdw r1, [r0+0]
+  add r1, 1
+  stxdw [r0+0], r1
+  mov r0, r1
+out:
+  exit
+`,
+      't',
+    );
+    const maps = a.maps.map((d) => vm.createMap(d));
+    const prog = loadProgram({ name: 't', insns: a.insns, maps: a.maps, mapRefs: a.mapRefs, progType: 'raw' }, (_d, i) => maps[i]);
+    const jp = compileProgram(prog, { verify: { progType: 'raw', ctxSize: 0, maps: a.maps } });
+    if ('error' in jp) throw new Error(jp.error);
+    const cpu0 = vm.runtime(testEnv(), { progType: 'tracepoint', cpu: 0 });
+    const cpu1 = vm.runtime(testEnv(), { progType: 'kprobe', cpu: 1 });
+    const none = vm.runtime(testEnv(), { cpu: 1, helpers: { 1: (rt) => rt.mem.dv.setBigUint64(0x128, 0n, true) } });
+    const seq = [cpu0, cpu1, cpu1, none, cpu0, none, cpu1].map((rt) => runJit(jp, rt, 0, 0, 0, 0).r0lo);
+    expect(seq).toEqual([1, 1, 2, 0, 2, 0, 3]);
+  });
+
   it('map_lookup_elem with a key pointer the helper rejects (NULL, high half set) faults as in the interpreter', () => {
     for (const key of [
       'mov r2, 0',

@@ -72,22 +72,18 @@ export function fastImport(id: number, holder: RunHolder): (...args: number[]) =
       return (): number => {
         const rt = runtimeOf(holder);
         if (rt.helpers[id] !== builtin) return genericLo(rt, id);
-        let lo: number;
-        let hi: number;
         try {
           const t = rt.env.currentTask();
           if (t === undefined) {
-            lo = -EINVAL;
-            hi = -1;
-          } else {
-            lo = uid ? t.uid : t.pid;
-            hi = uid ? t.gid : t.tgid;
+            rt.mem.u32[RET_HI] = -1;
+            return -EINVAL;
           }
+          // The built-in stores lo >>> 0 and hi >>> 0: the same bits (and the same TypeError).
+          rt.mem.u32[RET_HI] = (uid ? t.gid : t.tgid) >>> 0;
+          return (uid ? t.uid : t.pid) >>> 0 | 0;
         } catch (e) {
           throw failed(id, e);
         }
-        rt.mem.u32[RET_HI] = hi;
-        return lo | 0;
       };
     }
     case 5:
@@ -150,20 +146,22 @@ export function fastImport(id: number, holder: RunHolder): (...args: number[]) =
 
 /**
  * `m<handle>`: map_lookup_elem(handle, key) → r0's low half (the high half, 0, at HELPER_RET+4).
- * The map is looked up once per runtime and kept until it is closed (a handle names one map for
- * as long as that map is open; the VM forgets it on close and a new map may reuse the address).
+ * The map is looked up once per mapByHandle (a VM's runtimes share one) and kept until it is
+ * closed (a handle names one map for as long as that map is open; the VM forgets it on close and
+ * a new map may reuse the address).
  */
 export function lookupImport(handle: number, holder: RunHolder): (keyLo: number, keyHi: number, stackBytes: number) => number {
   const builtin = impl[1];
-  let forRt: Runtime | undefined;
+  // Runtimes of one VM share its mapByHandle: the cache survives switching between them.
+  let resolvedBy: Runtime['mapByHandle'] | undefined;
   let map: (BpfMap & { closed?: boolean }) | undefined;
   let keySize = 0;
   // stackBytes: N when the compiled code knows the key is at r10-N (1 ≤ N ≤ 512, inside the
   // frame's stack region), else 0. The key is then readable iff it ends inside the frame.
   return (keyLo: number, keyHi: number, stackBytes: number): number => {
     const rt = runtimeOf(holder);
-    if (rt !== forRt || map === undefined || map.closed === true) {
-      forRt = rt;
+    if (rt.mapByHandle !== resolvedBy || map === undefined || map.closed === true) {
+      resolvedBy = rt.mapByHandle;
       map = rt.mapByHandle(handle);
       keySize = map === undefined ? 0 : map.def.keySize;
     }
@@ -171,13 +169,12 @@ export function lookupImport(handle: number, holder: RunHolder): (keyLo: number,
     if (rt.helpers[1] !== builtin || map === undefined || keyHi !== 0 || (stackBytes < keySize && !rt.mem.canAccess(key, keySize, false))) {
       return genericLo(rt, 1);
     }
-    let a: number;
     try {
-      a = map.lookupAddr(key, rt.cpu);
+      const a = map.lookupAddr(key, rt.cpu) >>> 0;
+      rt.mem.u32[RET_HI] = 0;
+      return a | 0;
     } catch (e) {
       throw failed(1, e);
     }
-    rt.mem.u32[RET_HI] = 0;
-    return a | 0;
   };
 }

@@ -10,7 +10,7 @@ import { loadRules } from '../rules/loader/index.js';
 import { compileRuleSet } from '../rules/compiler/index.js';
 import { compiledRunner } from '../rules/compiler/harness.js';
 import { evaluateCondition } from '../rules/eval/evaluate.js';
-import { interpret } from '../collectors/kernel/engine.js';
+import { createEngineKernel, interpret } from '../collectors/kernel/engine.js';
 import { jitRunner } from '../engine/jit/index.js';
 import { verifyCompiled } from '../cli/commands/rules-compile.js';
 import { builtinRulesDir, packageRoot } from '../config/paths.js';
@@ -54,34 +54,63 @@ export async function bench(): Promise<void> {
   console.log(`rule set: Falco stable+incubating+sandbox + built-in: ${set.rules.length} rules, ${compiled.compiled.length} compiled onto execve/connect hooks`);
   console.log(`  load ${(t1 - t0).toFixed(0)} ms, compile ${(t2 - t1).toFixed(0)} ms, verify ${(t3 - t2).toFixed(0)} ms (${processed} insns processed), programs: ${compiled.programs.map((p) => `${p.name} ${p.insns.length / 8} insns`).join(', ')}`);
 
+  // Program time is measured per run as Linux's bpf_stats does (a clock read before and after
+  // each run, wasm↔JavaScript crossings and helpers included); the cost of one clock read,
+  // measured here, is subtracted. The kernel alone (no programs attached) gives the end-to-end
+  // context: the simulated kernel's own work per event.
+  let sink = 0;
+  const c0 = performance.now();
+  for (let i = 0; i < 1_000_000; i++) sink += performance.now();
+  const clockNs = ((performance.now() - c0) * 1e6) / 1_000_000;
+  if (sink === 0) console.log('');
+  const kernelOnly = (events: KestrelEvent[]): number => {
+    let best = Infinity;
+    for (let rep = 0; rep < 3; rep++) {
+      const ek = createEngineKernel({});
+      for (const ev of events.slice(0, 200)) ek.kernel.handle(ev);
+      const s0 = performance.now();
+      for (const ev of events) ek.kernel.handle(ev);
+      best = Math.min(best, performance.now() - s0);
+    }
+    return best;
+  };
   for (const kind of ['quiet', 'storm'] as const) {
     const events = stream(kind, kind === 'quiet' ? 20_000 : 5_000);
+    const hookEvents = events.filter((e) => e.type === 'exec' || e.type === 'connect').length;
+    const baseMs = kernelOnly(events);
     for (const exec of ['interp', 'jit'] as const) {
-      const runner = compiledRunner(compiled, { run: exec === 'jit' ? jitRunner() : interpret });
-      // warm-up (JIT compilation happens on the first firing)
-      for (const ev of events.slice(0, 200)) runner.step(ev);
-      const progs = runner.attached.programs.map((p) => p.prog);
-      const before = progs.map((p) => ({ ...p.stats }));
-      const contexts: EventContext[] = [];
-      let records = 0;
-      const s0 = performance.now();
-      for (const ev of events) {
-        const r = runner.step(ev);
-        records += r.records.length;
-        if (exec === 'interp') for (const c of r.contexts) contexts.push(c.context);
+      // Best of three passes over fresh kernels (the first pass also warms the JIT up).
+      let best: { ms: number; progNs: number; insns: number; runs: number; records: number; contexts: EventContext[] } | undefined;
+      for (let rep = 0; rep < 3; rep++) {
+        const runner = compiledRunner(compiled, { run: exec === 'jit' ? jitRunner() : interpret });
+        for (const ev of events.slice(0, 200)) runner.step(ev);
+        const progs = runner.attached.programs.map((p) => p.prog);
+        const before = progs.map((p) => ({ ...p.stats }));
+        const contexts: EventContext[] = [];
+        let records = 0;
+        const s0 = performance.now();
+        for (const ev of events) {
+          const r = runner.step(ev);
+          records += r.records.length;
+          if (exec === 'interp' && rep === 0) for (const c of r.contexts) contexts.push(c.context);
+        }
+        const ms = performance.now() - s0;
+        const progNs = progs.reduce((a, p, i) => a + p.stats.timeNs - before[i].timeNs, 0);
+        const insns = progs.reduce((a, p, i) => a + p.stats.instructions - before[i].instructions, 0);
+        const runs = progs.reduce((a, p, i) => a + p.stats.runs - before[i].runs, 0);
+        if (best === undefined || ms < best.ms) best = { ms, progNs, insns, runs, records, contexts: best?.contexts ?? contexts };
+        if (exec === 'interp') break; // slow and deterministic: one pass is enough
       }
-      const s1 = performance.now();
-      const progNs = progs.reduce((a, p, i) => a + p.stats.timeNs - before[i].timeNs, 0);
-      const insns = progs.reduce((a, p, i) => a + p.stats.instructions - before[i].instructions, 0);
-      const runs = progs.reduce((a, p, i) => a + p.stats.runs - before[i].runs, 0);
-      const hookEvents = events.filter((e) => e.type === 'exec' || e.type === 'connect').length;
+      const b = best as NonNullable<typeof best>;
+      const progNs = Math.max(1, b.progNs - clockNs * b.runs);
       console.log(
-        `${kind.padEnd(5)} ${exec.padEnd(6)}: ${Math.round(events.length / ((s1 - s0) / 1000)).toLocaleString()} events/s end to end (kernel + programs + ring buffer), ` +
-          `${Math.round(hookEvents / (progNs / 1e9)).toLocaleString()} hook events/s in the programs (${(progNs / Math.max(1, runs)).toFixed(0)} ns/run, ${Math.round(insns / Math.max(1, runs))} insns/run), ${records} matches`,
+        `${kind.padEnd(5)} ${exec.padEnd(6)}: ${Math.round(hookEvents / (progNs / 1e9)).toLocaleString()} hook events/s in the programs ` +
+          `(${(progNs / hookEvents).toFixed(0)} ns/event, ${(progNs / Math.max(1, b.runs)).toFixed(0)} ns/run, ${Math.round(b.insns / Math.max(1, b.runs))} insns/run, clock read ${clockNs.toFixed(0)} ns subtracted per run), ` +
+          `${Math.round(events.length / (b.ms / 1000)).toLocaleString()} events/s end to end (kernel + programs + ring buffer; the kernel alone: ${Math.round(events.length / (baseMs / 1000)).toLocaleString()}/s), ${b.records} matches`,
       );
       if (exec === 'interp') {
         // The reference evaluator on the very same contexts, every attached rule.
-        const hooked = contexts.filter((c) => c.event.type === 'exec' || c.event.type === 'connect');
+        const hooked = b.contexts.filter((c) => c.event.type === 'exec' || c.event.type === 'connect');
         const byHook = {
           exec: set.rules.filter((r) => r.expr !== undefined && compiled.compiled.some((c) => c.rule === r.name && c.hooks.includes('exec'))),
           connect: set.rules.filter((r) => r.expr !== undefined && compiled.compiled.some((c) => c.rule === r.name && c.hooks.includes('connect'))),

@@ -634,6 +634,39 @@ c:
     }
   });
 
+  it('the same program nested three deep from inside a helper, the deepest faulting: every level keeps its frame', () => {
+    const vm = createVm({ memoryBytes: 1 << 21 });
+    const a = assemble('ldxdw r6, [r1+0]\nstxdw [r10-8], r6\ncall 5\nldxdw r0, [r10-8]\nexit\n', 'n');
+    const prog = loadProgram({ name: 'n', insns: a.insns, maps: [], mapRefs: [], progType: 'raw' });
+    const jp = compileProgram(prog, { verified: TRUSTED });
+    if ('error' in jp) throw new Error(jp.error);
+    const ctx = vm.mem.alloc(8).addr;
+    vm.mem.addRegion(ctx, 8, RegionKind.Context, true);
+    let depth = 0;
+    const inner: RunResult[] = [];
+    const rt = vm.runtime(testEnv(), {
+      progType: 'raw',
+      helpers: {
+        5: () => {
+          depth++;
+          if (depth === 3) throw new Error('deepest');
+          vm.mem.u32[ctx >>> 2] = 100 + depth;
+          inner.push(runJit(jp, rt, ctx, 0, 0, 0));
+        },
+      },
+    });
+    rt.ctxAddr = ctx;
+    rt.ctxSize = 8;
+    vm.mem.u32[ctx >>> 2] = 7;
+    const res = runJit(jp, rt, ctx, 0, 0, 0);
+    expect(res.r0lo).toBe(7);
+    expect(inner.map((r) => r.fault?.kind ?? r.r0lo)).toEqual(['helper', 101]);
+    expect(prog.stats.runs).toBe(3);
+    depth = 10;
+    vm.mem.u32[ctx >>> 2] = 9;
+    expect(runJit(jp, rt, ctx, 0, 0, 0).r0lo).toBe(9);
+  });
+
   it('runJit honours setRunTiming: no clock reads when off, runs and instructions still counted', () => {
     const vm = createVm({ memoryBytes: 1 << 20 });
     const a = assemble('call 14\nmov r0, 3\nexit\n', 't');

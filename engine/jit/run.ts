@@ -201,15 +201,17 @@ function runOn(
 ): RunResult {
   const prev = inst.chain;
   inst.chain = chain;
+  // try/catch without finally: a finally block costs several ns per run in V8.
+  let lo: number;
   try {
-    const lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
-    const u32 = chain.rt.mem.u32;
-    return { r0lo: lo >>> 0, r0hi: u32[OUT], instructions: u32[OUT + 1] + u32[OUT + 2] * 4294967296 };
+    lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
   } catch (e) {
-    return faultResult(jp, inst, e, budget);
-  } finally {
     inst.chain = prev;
+    return faultResult(jp, inst, e, budget);
   }
+  inst.chain = prev;
+  const u32 = chain.rt.mem.u32;
+  return { r0lo: lo >>> 0, r0hi: u32[OUT], instructions: u32[OUT + 1] + u32[OUT + 2] * 4294967296 };
 }
 
 function faultResult(jp: JitProgram, inst: JitInstance, e: unknown, budget: number): RunResult {
@@ -239,6 +241,28 @@ function faultResult(jp: JitProgram, inst: JitInstance, e: unknown, budget: numb
   return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: internal error: ${msg}`) };
 }
 
+function internalFault(jp: JitProgram, msg: string): RunResult {
+  return { r0lo: 0, r0hi: 0, instructions: 0, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: ${msg}`) };
+}
+
+/** The instance for this memory, or why it cannot be made. */
+function instanceOrError(jp: JitProgram, mem: VmMemory): JitInstance | string {
+  try {
+    return instanceFor(jp, mem);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/** The private stack area of nesting depth d ≥ 2 (allocated on first use), or undefined. */
+function nestedStack(mem: VmMemory, use: StackUse, d: number): number[] | undefined {
+  try {
+    return (use.spare[d - 2] ??= privateStack(mem));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Run a compiled program: same arguments, result and statistics as the interpreter's runProgram. */
 export function runJit(
   jp: JitProgram,
@@ -253,28 +277,34 @@ export function runJit(
   const t0 = timed ? performance.now() : 0;
   const budget = opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS;
   if (jp.maxCtxOffset > rt.ctxSize) return runProgram(jp.prog, rt, r1lo, r1hi, r2lo, r2hi, opts);
+  // No try/finally here (it costs several ns per run): runOn turns everything the run throws
+  // into a fault result, and only the cold paths (instantiation, a nested run's private stack)
+  // can throw otherwise.
   let res: RunResult;
-  let use: StackUse | undefined;
-  try {
-    const inst = instanceFor(jp, rt.mem);
-    use = inst.use;
+  const last = jp.last;
+  const inst = last !== undefined && last.memory === rt.mem.memory ? last : instanceOrError(jp, rt.mem);
+  if (typeof inst === 'string') {
+    res = internalFault(jp, inst);
+  } else {
+    const use = inst.use;
     const d = ++use.depth;
-    const tops = d === 1 ? use.interp : (use.spare[d - 2] ??= privateStack(rt.mem));
-    let chain = use.chains[d - 1];
-    if (chain === undefined) {
-      chain = { rt, budget, tailCalls: 0, tops };
-      use.chains[d - 1] = chain;
+    const tops = d === 1 ? use.interp : nestedStack(rt.mem, use, d);
+    if (tops === undefined) {
+      res = internalFault(jp, 'no stack area for a nested run');
     } else {
-      chain.rt = rt;
-      chain.budget = budget;
-      chain.tailCalls = 0;
-      chain.tops = tops;
+      let chain = use.chains[d - 1];
+      if (chain === undefined) {
+        chain = { rt, budget, tailCalls: 0, tops };
+        use.chains[d - 1] = chain;
+      } else {
+        chain.rt = rt;
+        chain.budget = budget;
+        chain.tailCalls = 0;
+        chain.tops = tops;
+      }
+      res = runOn(jp, inst, chain, r1lo, r1hi, r2lo, r2hi, tops[0], budget);
     }
-    res = runOn(jp, inst, chain, r1lo, r1hi, r2lo, r2hi, tops[0], budget);
-  } catch (e) {
-    res = { r0lo: 0, r0hi: 0, instructions: 0, fault: new VmFault('internal', -1, `${jp.prog.spec.name}: ${e instanceof Error ? e.message : String(e)}`) };
-  } finally {
-    if (use !== undefined) use.depth--;
+    use.depth--;
   }
   const s = jp.prog.stats;
   s.runs++;

@@ -7,8 +7,9 @@
 //   r7  the record a check reads (process, ancestor, container, ...)
 //   r8  an automaton's tables during a string walk
 //   r9  the ring-buffer record while a match is written; a walk's phase flag inside checks
-//   r0-r5 temporaries; zeroed on every edge into a shared label (see `exitTo`), so that the
-//   states a verifier sees at rule and check boundaries are identical and prune.
+//   r0-r5 temporaries. They are dead at every shared label (each check loads what it reads),
+//   and verifiers prune on live registers only (Linux's liveness marks, Kestrel's liveness.ts),
+//   so states at rule and check boundaries prune without clearing them.
 // Stack (fp = r10):
 //   fp-8   process record pointer           fp-16  parent record pointer (or the process's)
 //   fp-24  container record pointer         fp-32  connect stash pointer (connect hook)
@@ -94,8 +95,6 @@ const HELPER_LOOP = 181;
 
 const enc = new TextEncoder();
 
-/** Registers a check may dirty; zeroed on the way out. */
-const TEMPS: Reg[] = [0, 1, 2, 3, 4, 5, 7];
 
 const ERRNO_BY_NAME: Record<string, number> = {
   EPERM: 1, ENOENT: 2, ESRCH: 3, EINTR: 4, EIO: 5, E2BIG: 7, ENOEXEC: 8, EBADF: 9, EAGAIN: 11, ENOMEM: 12,
@@ -225,22 +224,16 @@ export class CheckCompiler {
     });
   }
 
-  /** Zero the temporaries and jump: every edge into a shared label leaves the same state. */
-  private exitTo(l: Label): void {
-    for (const r of TEMPS) this.e.movImm(r, 0);
-    this.e.ja(l);
-  }
-
-  /** Local true/false labels whose edges are canonicalised before reaching t/f. */
+  /** Local true/false labels for a body (jump threading in the emitter removes the hop). */
   private withExits(t: Label, f: Label, body: (lt: Label, lf: Label) => void): void {
     const e = this.e;
     const lt = e.label();
     const lf = e.label();
     body(lt, lf);
     e.bind(lf);
-    this.exitTo(f);
+    e.ja(f);
     e.bind(lt);
-    this.exitTo(t);
+    e.ja(t);
   }
 
   /** Children of an `or` that are automaton string checks, grouped by the field they read. */

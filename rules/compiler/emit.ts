@@ -189,6 +189,7 @@ export class Emitter {
         this.insns[f.insn].imm = rel;
       }
     }
+    threadJumps(this.insns);
     return removeUnreachable(this.insns, this.mapRefs);
   }
 }
@@ -196,6 +197,29 @@ export class Emitter {
 function isJump(op: number): boolean {
   const cls = op & 0x07;
   return (cls === BPF_JMP || cls === BPF_JMP32) && op !== OP_CALL && op !== OP_EXIT && (op & 0xf0) !== 0x80 && (op & 0xf0) !== 0x90;
+}
+
+/**
+ * A jump whose target is an unconditional `ja` goes straight to that ja's destination (the
+ * generator chains labels freely); the `ja`s left behind become unreachable or no-ops.
+ */
+function threadJumps(insns: Insn[]): void {
+  const n = insns.length;
+  const final = (pc: number): number => {
+    let t = pc;
+    for (let hops = 0; hops < 64 && t < n && insns[t].opcode === OP_JA && insns[t].off !== -1; hops++) t = t + 1 + insns[t].off;
+    return t;
+  };
+  for (let i = 0; i < n; i++) {
+    const ins = insns[i];
+    if (ins.opcode === OP_LDDW) {
+      i++;
+      continue;
+    }
+    if (ins.opcode !== OP_JA && !isJump(ins.opcode)) continue;
+    const rel = final(i + 1 + ins.off) - i - 1;
+    if (rel >= -32768 && rel <= 32767) ins.off = rel;
+  }
 }
 
 /**
@@ -224,6 +248,8 @@ function removeUnreachable(insns: Insn[], mapRefs: { insn: number; map: number }
       work.push(pc + 1 + ins.off, pc + 1);
     } else work.push(pc + 1);
   }
+  // `ja +0` is a no-op: dropped like unreachable code (a jump to it lands on the next kept insn).
+  for (let i = 0; i < n; i++) if (reach[i] === 1 && insns[i].opcode === OP_JA && insns[i].off === 0) reach[i] = 2;
   const newIndex = new Int32Array(n + 1);
   let k = 0;
   for (let i = 0; i < n; i++) {

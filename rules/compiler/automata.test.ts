@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { compileDfa, containsRe, endswithRe, equalsRe, globRe, pmatchRe, regexRe, runDfa, startswithRe, PatternError, acceptingSinks, DEAD } from './automata.js';
+import { compileDfa, compileMultiDfa, containsRe, endswithRe, equalsRe, globRe, pmatchRe, regexRe, runDfa, runMultiDfa, startswithRe, stickyForm, PatternError, acceptingSinks, DEAD, START, type Re } from './automata.js';
 
 const enc = new TextEncoder();
 const m = (re: ReturnType<typeof containsRe>, s: string): boolean => runDfa(compileDfa(re), enc.encode(s));
@@ -74,5 +74,59 @@ describe('automata', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('a shared walk decides every pattern as its own automaton would (property)', () => {
+    // The walker's semantics (codegen sharedWalk): sticky patterns (R'·.*) accept if any state
+    // passed through, including the start, has their bit; the others by the final state.
+    const walk = (res: Re[], bytes: Uint8Array): bigint => {
+      let sticky = 0n;
+      const forms = res.map((r, k) => {
+        const s = stickyForm(r);
+        if (s === undefined) return r;
+        sticky |= 1n << BigInt(k);
+        return s;
+      });
+      const d = compileMultiDfa(forms);
+      const mask = (st: number): bigint => BigInt(d.masks[2 * st]) | (BigInt(d.masks[2 * st + 1]) << 32n);
+      let st = START;
+      let seen = mask(st);
+      for (let i = 0; i < bytes.length && st !== DEAD; i++) {
+        st = d.next[st * d.classes + d.classOf[bytes[i]]];
+        seen |= mask(st);
+      }
+      return (seen & sticky) | (mask(st) & ~sticky);
+    };
+    const alphabet = fc.constantFrom('a', 'b', 'c', '/', '-');
+    const word = fc.array(alphabet, { maxLength: 8 }).map((a) => a.join(''));
+    const pattern = fc.oneof(
+      word.map((w) => containsRe(w)),
+      word.map((w) => startswithRe(w)),
+      word.map((w) => endswithRe(w)),
+      word.map((w) => equalsRe(w)),
+      word.map((w) => globRe(`*${w}*b`)),
+      fc.constant(regexRe('(ab|c)+-?')),
+      fc.constant(pmatchRe(['/a/b', '/c'])),
+    );
+    fc.assert(
+      fc.property(fc.array(pattern, { minLength: 1, maxLength: 12 }), fc.array(word, { minLength: 1, maxLength: 6 }), (res, hays) => {
+        for (const hay of hays) {
+          const bytes = enc.encode(hay);
+          const want = res.reduce((acc, r, k) => (runDfa(compileDfa(r), bytes) ? acc | (1n << BigInt(k)) : acc), 0n);
+          expect(walk(res, bytes)).toBe(want);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('unions of contains patterns stay linear in their sticky form', () => {
+    const needles = ['stratum+tcp', 'stratum2+tcp', 'stratum+ssl', 'stratum2+ssl', 'base64 -d', 'xmrig', '--donate-level', 'nc -e', '/dev/tcp/'];
+    const forms = needles.map((n) => stickyForm(containsRe(n)) as Re);
+    const shared = compileMultiDfa(forms);
+    expect(shared.states).toBeLessThan(needles.reduce((a, n) => a + n.length, 0) + 2);
+    // Without the sticky form the automaton must remember which patterns already matched.
+    expect(compileMultiDfa(needles.slice(0, 6).map((n) => containsRe(n))).states).toBeGreaterThan(shared.states);
+    expect(runMultiDfa(shared, enc.encode('xmrig'))).toBe(1n << 5n);
   });
 });

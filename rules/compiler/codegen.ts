@@ -77,6 +77,8 @@ export const FP_KEY128 = -72;
 export const FP_LPM = -96;
 /** Pointer to the bytes a string walk reads (the bpf_loop callback's context). */
 const FP_WALK = -288;
+/** Bit 15 of an automaton's next-state entry: the state has sticky pattern bits (shared walks). */
+export const STATE_FLAG = 0x8000;
 /** Ancestors 2..MAX_ANCESTORS, below the DNS key area (fp-224..-80). */
 const FP_ANCESTORS = -232;
 
@@ -1177,11 +1179,10 @@ export class CheckCompiler {
       const cont = e.label();
       e.bind(cb.label);
       // r1 = i, r2 = &pointer to the field's bytes (in the caller's frame)
+      // (the loop count is the walk's length; this bound is for the verifier)
       e.jmp(BPF_JGE, 1, { imm: cb.cap }, stop);
       e.ldx(8, 5, 2, 0);
       e.ldMapValue(2, scratch, 0);
-      e.ldx(4, 3, 2, SCRATCH.end);
-      e.jmp(BPF_JGE, 1, 3, stop);
       e.alu64(BPF_ADD, 5, 1);
       e.ldx(1, 4, 5, 0);
       if (cb.mode === 'cstr') e.jmp(BPF_JEQ, 4, { imm: 0 }, stop);
@@ -1208,7 +1209,9 @@ export class CheckCompiler {
   /**
    * state = next[state & mask][class(byte)], with r{scratchReg} = scratch value and the byte in
    * r{byteReg}; leaves the new state in r3 and in scratch.state. Clobbers r4, r5. With `seen`
-   * (a shared walk's sticky patterns), ORs the new state's pattern mask into scratch[seen].
+   * (a shared walk's sticky patterns), ORs the new state's pattern mask into scratch[seen];
+   * the table flags (bit 15 of the entry) the states whose mask has sticky bits, so most
+   * steps only test the flag. State numbers are always used under `& mask`, which drops it.
    */
   private feedInline(tab: AutomatonRef, scratchReg: Reg, byteReg: Reg, seen?: number): void {
     const e = this.e;
@@ -1225,6 +1228,11 @@ export class CheckCompiler {
     e.ldx(2 as Size, 3, 5, tab.nextOff);
     e.stx(4, scratchReg, SCRATCH.state, 3);
     if (seen !== undefined) {
+      const rec = e.label();
+      const done = e.label();
+      e.jmp(BPF_JSET, 3, { imm: STATE_FLAG }, rec);
+      e.ja(done);
+      e.bind(rec);
       e.mov(5, 3);
       e.alu64(BPF_AND, 5, { imm: tab.mask });
       e.alu64(BPF_LSH, 5, { imm: 3 });
@@ -1234,6 +1242,7 @@ export class CheckCompiler {
       e.ldx(8, 5, scratchReg, seen);
       e.alu64(BPF_OR, 5, 4);
       e.stx(8, scratchReg, seen, 5);
+      e.bind(done);
     }
   }
 
@@ -1248,10 +1257,11 @@ export class CheckCompiler {
     e.stx(8, 10, FP_WALK, 1);
   }
 
-  /** bpf_loop(count, callback, &walk pointer, 0) with scratch.end already set. */
+  /** bpf_loop(count, callback, &walk pointer, 0); a count of 0 means "the count is in r0". */
   private loop(cb: Label, count: number): void {
     const e = this.e;
-    e.movImm(1, count);
+    if (count === 0) e.mov(1, 0);
+    else e.movImm(1, count);
     e.ldFunc(2, cb);
     e.mov(3, 10);
     e.alu64(BPF_ADD, 3, { imm: FP_WALK });
@@ -1333,7 +1343,8 @@ export class CheckCompiler {
       e.ldx(8, 2, 1, SCRATCH.gen);
       e.ldx(8, 3, 1, slot);
       e.jmp(BPF_JEQ, 2, 3, have);
-      const tab: AutomatonRef = { ...this.maps.automaton(chunk.dfa, nulIsSpace(plan.shape)), classes: chunk.dfa.classes };
+      const flagged = chunk.sticky === 0n ? undefined : Uint8Array.from({ length: chunk.dfa.states }, (_, st) => ((BigInt(chunk.dfa.masks[2 * st]) | (BigInt(chunk.dfa.masks[2 * st + 1]) << 32n)) & chunk.sticky ? 1 : 0));
+      const tab: AutomatonRef = { ...this.maps.automaton(chunk.dfa, nulIsSpace(plan.shape), flagged), classes: chunk.dfa.classes };
       const all = (1n << BigInt(chunk.res.length)) - 1n;
       const seen = chunk.sticky !== 0n ? this.maps.registry.cacheArea('walk-seen', 8) : undefined;
       if (seen !== undefined) {
@@ -1390,11 +1401,9 @@ export class CheckCompiler {
     };
     const cstr = (off: number, cap: number): void => {
       this.pointWalk(off);
-      e.ldMapValue(1, scratch, 0);
-      e.st(4, 1, SCRATCH.end, cap);
       this.loop(this.callback(tab, 'cstr', cap, seen), cap);
     };
-    /** scratch.end = min(args_len - 1, 511); scratch.phase = phase. */
+    /** Walk min(len - 1, size - 1) bytes (the block's last NUL excluded); scratch.phase = phase. */
     const block = (phase: 0 | 1, off: number = KP.args, lenOff: number = KP.argsLen, size: number = KP.argsSize): void => {
       const ok = e.label();
       const nonEmpty = e.label();
@@ -1408,9 +1417,8 @@ export class CheckCompiler {
       e.movImm(0, size - 1);
       e.bind(ok);
       e.ldMapValue(1, scratch, 0);
-      e.stx(4, 1, SCRATCH.end, 0);
       e.st(4, 1, SCRATCH.phase, phase);
-      this.loop(this.callback(tab, 'block', size, seen), size);
+      this.loop(this.callback(tab, 'block', size, seen), 0);
     };
     start();
     switch (shape.t) {

@@ -25,9 +25,9 @@ export const NETS_MAP = 'kestrel_nets';
 
 /**
  * The scratch map's single value: flags, the number of ancestors the preamble found, a string
- * walk's state, phase and end bound, the event generation, then per-event cache areas.
+ * walk's state and phase, the event generation, then per-event cache areas.
  */
-export const SCRATCH = { missing: 0, ancestors: 4, state: 8, phase: 12, end: 16, gen: 24, cache: 32 } as const;
+export const SCRATCH = { missing: 0, ancestors: 4, state: 8, phase: 12, gen: 16, cache: 24 } as const;
 export const SCRATCH_SIZE = SCRATCH.cache;
 
 export interface AutomatonRef {
@@ -101,7 +101,7 @@ export class MapRegistry {
    * padded to a power of two and the next-state table by 256 entries, so a walker can bound a
    * state with a mask and a class by its byte load instead of branching (fewer verifier paths).
    */
-  automaton(dfa: Dfa | MultiDfa, nulIsSpace: boolean): Omit<AutomatonRef, 'map'> {
+  automaton(dfa: Dfa | MultiDfa, nulIsSpace: boolean, flagged?: Uint8Array): Omit<AutomatonRef, 'map'> {
     const classOf = dfa.classOf.slice();
     if (nulIsSpace) classOf[0] = classOf[0x20];
     let padded = 1;
@@ -118,7 +118,8 @@ export class MapRegistry {
         dv.setUint32(256 + 8 * st + 4, dfa.masks[2 * st + 1], true);
       }
     } else bytes.set(dfa.accept, 256);
-    dfa.next.forEach((v, i) => dv.setUint16(256 + acceptLen + 2 * i, v, true));
+    // `flagged` states get bit 15 in every entry that leads to them (see codegen's feedInline).
+    dfa.next.forEach((v, i) => dv.setUint16(256 + acceptLen + 2 * i, flagged !== undefined && flagged[v] === 1 ? v | 0x8000 : v, true));
     const key = Buffer.from(bytes).toString('base64');
     let offset = this.automatonIndex.get(key);
     if (offset === undefined) {
@@ -284,8 +285,8 @@ export class CompilerMaps {
     return i;
   }
 
-  automaton(dfa: Dfa | MultiDfa, nulIsSpace: boolean): AutomatonRef {
-    const a = this.registry.automaton(dfa, nulIsSpace);
+  automaton(dfa: Dfa | MultiDfa, nulIsSpace: boolean, flagged?: Uint8Array): AutomatonRef {
+    const a = this.registry.automaton(dfa, nulIsSpace, flagged);
     return { map: this.index(AUTOMATA_MAP), ...a };
   }
 

@@ -70,9 +70,12 @@ export interface CompiledModule {
   bytes: Uint8Array;
   /** Helper ids with a generic trampoline import, in import order (names `h<id>`). */
   helpers: number[];
-  /** Helper ids with a direct-argument import (names `f<id>`, see FAST_RET_HI/FAST_RET_I64). */
+  /** Helper ids with a direct-argument import (names `f<id>`, see FAST_RET_HI/FAST_RET_I64/FAST_PROBE_READ). */
   fastHelpers: number[];
-  /** Map handles with a map_lookup_elem import of their own (names `m<handle>`: (keyLo, keyHi) -> r0lo). */
+  /**
+   * Map handles with a map_lookup_elem import of their own (names `m<handle>`: (keyLo, keyHi, N)
+   * -> r0lo, N > 0 when the key is known to be at r10-N).
+   */
   lookupMaps: number[];
   usesTailCall: boolean;
   frameStep: number;

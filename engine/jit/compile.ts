@@ -209,18 +209,9 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   const lookupFn = new Map<number, number>();
   for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32, I32], results: [I32] }));
   for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
-  const budgetFault = m.declareFunction({ params: [I32, I64], results: [] });
-  const depthFault = m.declareFunction({ params: [I32], results: [] });
   for (const s of starts) fnIndexOfStart.set(s, m.declareFunction(FN_TYPE));
   const entry = m.declareFunction({ params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32] });
 
-  // budgetFault(pc, cnt): record and trap; the JS driver turns the trap into a VmFault.
-  const bf = new Code(32);
-  bf.get(1).gset(G.cnt).get(0).gset(G.faultPc).i32c(JitFault.Budget).gset(G.fault).op(Op.unreachable);
-  m.defineFunction(budgetFault, [], bf);
-  const df = new Code(32);
-  df.get(0).gset(G.faultPc).i32c(JitFault.CallDepth).gset(G.fault).op(Op.unreachable);
-  m.defineFunction(depthFault, [], df);
 
   const functions: CompiledModule['functions'] = [];
   const uniqueCallbacks = [...new Set(callbacks)];
@@ -256,7 +247,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     // the verifier did not see) is a call-depth fault, never a frame outside the stack area.
     const checkDepth = (pc: number): void => {
       nextFp();
-      c.gget(G.minFp).op(Op.i64_lt_s).op(Op.if).u8(0x40).i32c(pc).call(depthFault).op(Op.end);
+      c.gget(G.minFp).op(Op.i64_lt_s).op(Op.if).u8(0x40).i32c(pc).gset(G.faultPc).i32c(JitFault.CallDepth).gset(G.fault).op(Op.unreachable).op(Op.end);
     };
     const callHelper = (pc: number, id: number): void => {
       // r1..r5 go to the exchange area on every path: a fast import falls back to the generic
@@ -400,8 +391,11 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     const em = {
       body(b: Block): void {
         // Count and budget once per block (the verifier bounds loops; the budget bounds runs).
+        // The fault path records and traps inline (the JS driver turns the trap into a VmFault):
+        // a call there, in every block, made V8's code for large programs almost twice as slow.
         c.get(L.cnt).i64c(b.count).op(Op.i64_add).tee(L.cnt).get(L.budget).op(Op.i64_gt_u);
-        c.op(Op.if).u8(0x40).i32c(b.start).get(L.cnt).i64c(b.count).op(Op.i64_sub).call(budgetFault).op(Op.end);
+        c.op(Op.if).u8(0x40).i32c(b.start).gset(G.faultPc).get(L.cnt).i64c(b.count).op(Op.i64_sub).gset(G.cnt);
+        c.i32c(JitFault.Budget).gset(G.fault).op(Op.unreachable).op(Op.end);
         const stop = b.term === Term.Fall ? b.last + 1 : b.last;
         let j = 0;
         for (let pc = b.start; pc < stop; pc++, j++) {

@@ -30,6 +30,11 @@ export interface ExecEnv {
    * pair: low and high 32 bits). Returns undefined when any byte is unmapped (→ -EFAULT).
    */
   readUser(addrLo: number, addrHi: number, len: number): Uint8Array | undefined;
+  /**
+   * Optional allocation-free readUser: copy `len` bytes to dst[dstOff..]; false (dst untouched)
+   * when any byte is unmapped. The helpers use it when the environment has it.
+   */
+  readUserInto?(dst: Uint8Array, dstOff: number, addrLo: number, addrHi: number, len: number): boolean;
   /** Like readUser but stops after the first NUL (inclusive); at most `max` bytes. */
   readUserStr(addrLo: number, addrHi: number, max: number): Uint8Array | undefined;
   ktimeNs(): bigint;

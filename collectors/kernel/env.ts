@@ -41,6 +41,10 @@ export class KernelEnv implements ExecEnv {
     return this.user?.read(addrLo, addrHi, len);
   }
 
+  readUserInto(dst: Uint8Array, dstOff: number, addrLo: number, addrHi: number, len: number): boolean {
+    return this.user !== undefined && this.user.readInto(dst, dstOff, addrLo, addrHi, len);
+  }
+
   readUserStr(addrLo: number, addrHi: number, max: number): Uint8Array | undefined {
     return this.user?.readStr(addrLo, addrHi, max);
   }

@@ -93,6 +93,16 @@ export class UserMemory {
     return off < 0 ? undefined : this.data.slice(off, off + len);
   }
 
+  /** Copy [addr, addr+len) to dst[dstOff..] without allocating; false when any byte is unmapped. */
+  readInto(dst: Uint8Array, dstOff: number, addrLo: number, addrHi: number, len: number): boolean {
+    const off = this.offsetOf(addrLo, addrHi, len);
+    if (off < 0) return false;
+    const data = this.data;
+    if (len <= 64) for (let i = 0; i < len; i++) dst[dstOff + i] = data[off + i];
+    else dst.set(data.subarray(off, off + len), dstOff);
+    return true;
+  }
+
   /** Up to `max` bytes, stopping after the first NUL (included). */
   readStr(addrLo: number, addrHi: number, max: number): Uint8Array | undefined {
     const off = this.offsetOf(addrLo, addrHi, 1);

@@ -28,7 +28,7 @@ import {
 import { RingBufMap, BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP } from '../maps/ringbuf.js';
 import { PerfEventArrayMap } from '../maps/perf-event-array.js';
 import { HelperFault } from './fault.js';
-import { kernelReadable, kernelString, userString, isKernelAddr } from './memaccess.js';
+import { copyFromUser, kernelReadable, kernelString, userString, isKernelAddr } from './memaccess.js';
 import { bprintf, BPF_TRACE_PRINTK_SIZE, MAX_BPRINTF_VARARGS, MAX_TRACE_PRINTK_VARARGS } from './printk.js';
 
 export { HelperFault } from './fault.js';
@@ -129,11 +129,7 @@ function probeRead(space: Space): HelperImpl {
         return ret0(mem);
       }
     } else {
-      const got = rt.env.readUser(lo, hi, size);
-      if (got !== undefined && got.length >= size) {
-        rt.mem.u8.set(got.subarray(0, size), dst);
-        return ret0(mem);
-      }
+      if (copyFromUser(rt.env, mem.u8, dst, lo, hi, size)) return ret0(mem);
     }
     mem.u8.fill(0, dst, dst + size);
     setRetNum(mem, -EFAULT);

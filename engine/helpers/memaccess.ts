@@ -29,6 +29,15 @@ export function kernelString(mem: VmMemory, addr: number, max: number): { bytes:
   return { bytes: u8.slice(addr, addr + max), terminated: false };
 }
 
+/** Copy `len` bytes of the current task's user memory to u8[dst..]; false when any is unmapped. */
+export function copyFromUser(env: ExecEnv, u8: Uint8Array, dst: number, lo: number, hi: number, len: number): boolean {
+  if (env.readUserInto !== undefined) return env.readUserInto(u8, dst, lo, hi, len);
+  const got = env.readUser(lo, hi, len);
+  if (got === undefined || got.length < len) return false;
+  u8.set(got.length === len ? got : got.subarray(0, len), dst);
+  return true;
+}
+
 /** The same for user memory through the ExecEnv. */
 export function userString(env: ExecEnv, lo: number, hi: number, max: number): { bytes: Uint8Array; terminated: boolean } | undefined {
   if (max <= 0) return { bytes: new Uint8Array(0), terminated: false };

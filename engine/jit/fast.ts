@@ -14,7 +14,7 @@
 import { HELPER_RET, type VmMemory } from '../memory.js';
 import { EFAULT, EINVAL, type BpfMap, type Runtime } from '../runtime.js';
 import { HELPER_IMPLS } from '../helpers/impl.js';
-import { kernelReadable } from '../helpers/memaccess.js';
+import { copyFromUser, kernelReadable } from '../helpers/memaccess.js';
 
 const RET = HELPER_RET >>> 2;
 const RET_HI = RET + 1;
@@ -126,11 +126,7 @@ export function fastImport(id: number, holder: RunHolder): (...args: number[]) =
           if (kernel) {
             if (srcHi === 0 && kernelReadable(mem, src, size)) return 1;
           } else {
-            const got = rt.env.readUser(src, srcHi >>> 0, size);
-            if (got !== undefined && got.length >= size) {
-              rt.mem.u8.set(got.subarray(0, size), dst);
-              return done(rt.mem, 0, 0);
-            }
+            if (copyFromUser(rt.env, mem.u8, dst, src, srcHi >>> 0, size)) return done(mem, 0, 0);
           }
           rt.mem.u8.fill(0, dst, dst + size);
           return done(rt.mem, -EFAULT, -1);

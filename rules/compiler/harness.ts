@@ -20,23 +20,39 @@ export interface CompiledRunner {
   step(ev: KestrelEvent): { records: DecodedRecord[]; contexts: { event: KestrelEvent; context: EventContext }[] };
   faults: FaultReport[];
   decodeErrors: string[];
+  /** Records drained without decoding (with `decode: false`). */
+  drained: { count: number };
 }
 
-export function compiledRunner(set: CompiledRuleSet, opts: { run?: ProgramRunner; hosts?: Record<string, string[]> } = {}): CompiledRunner {
+export function compiledRunner(
+  set: CompiledRuleSet,
+  opts: {
+    run?: ProgramRunner;
+    hosts?: Record<string, string[]>;
+    /** false: drain the ring buffer without decoding (step returns no records; `drained` counts them) */
+    decode?: boolean;
+  } = {},
+): CompiledRunner {
   const faults: FaultReport[] = [];
   const ek = createEngineKernel({ run: opts.run, onFault: (f) => faults.push(f), table: { hosts: opts.hosts } });
   const attached = attachRuleSet(ek, set);
   const consumer = new RingBufConsumer(attached.ringbuf);
   const decodeErrors: string[] = [];
+  const drained = { count: 0 };
   return {
     ek,
     attached,
     faults,
     decodeErrors,
+    drained,
     step(ev) {
       const contexts = ek.kernel.handle(ev);
       const records: DecodedRecord[] = [];
       consumer.consume((data) => {
+        if (opts.decode === false) {
+          drained.count++;
+          return;
+        }
         const r = decodeRecord(data, set.ruleTable);
         if (r.ok) records.push(r.record);
         else decodeErrors.push(r.error);

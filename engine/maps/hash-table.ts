@@ -50,7 +50,14 @@ export function hashBytes(buf: Uint8Array, off: number, len: number): number {
   return h;
 }
 
+/** Int32Array reads match the byte-assembled words only on little-endian hosts. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 export class HashIndex {
+  /** An Int32Array over the buffer of the last `buf` seen (the VM memory), for aligned keys. */
+  private viewOf: ArrayBufferLike | undefined;
+  private view32: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
   private readonly slots: Int32Array;
   private readonly mask: number;
   /** Key bytes of element e at e*keySize. */
@@ -137,6 +144,7 @@ export class HashIndex {
 
   /** Keys of a multiple of 4 bytes: hash and compare by words. */
   private findWords(buf: Uint8Array, off: number): number {
+    if (LITTLE_ENDIAN && (off & 3) === 0 && buf.byteOffset === 0) return this.findAligned(buf, off >>> 2);
     const nw = this.keySize >>> 2;
     let h = 0x9747b28c ^ this.keySize;
     for (let w = 0; w < nw; w++) {
@@ -159,6 +167,35 @@ export class HashIndex {
           const p = off + 4 * w;
           if (kw[base + w] !== (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24))) break;
         }
+        if (w === nw) return e;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** findWords for a 4-aligned key in a buffer starting at offset 0: one int32 read per word. */
+  private findAligned(buf: Uint8Array, base: number): number {
+    if (buf.buffer !== this.viewOf) {
+      this.viewOf = buf.buffer;
+      this.view32 = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+    }
+    const w32 = this.view32;
+    const nw = this.keySize >>> 2;
+    let h = 0x9747b28c ^ this.keySize;
+    for (let w = 0; w < nw; w++) h = mixWord(h, w32[base + w]);
+    h = fmix(h ^ this.keySize);
+    const slots = this.slots;
+    const mask = this.mask;
+    const kw = this.keyWords;
+    const hashes = this.hashes;
+    let i = h & mask;
+    for (;;) {
+      const e = slots[i];
+      if (e < 0) return -1;
+      if (hashes[e] === h) {
+        const kb = e * nw;
+        let w = 0;
+        while (w < nw && kw[kb + w] === w32[base + w]) w++;
         if (w === nw) return e;
       }
       i = (i + 1) & mask;

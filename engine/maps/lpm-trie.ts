@@ -90,6 +90,15 @@ export class LpmTrieMap extends MapBase {
     return n;
   }
 
+  /**
+   * Where the walk stood after the first 12 key bytes of the last long lookup (IPv4-mapped
+   * IPv6 addresses, ::ffff:a.b.c.d, all share them): those bytes, the node (-1: the walk ended
+   * there, with `best`) and the best element so far. Any change to the trie clears it.
+   */
+  private readonly headKey = new Int32Array(3);
+  private headNode = -2;
+  private headBest = -1;
+
   /** Longest-prefix match: element or -1. The key's own prefixlen bounds the match. */
   private match(buf: Uint8Array, off: number): number {
     const plen = Math.min(LpmTrieMap.prefixLen(buf, off), this.maxPrefix);
@@ -99,8 +108,38 @@ export class LpmTrieMap extends MapBase {
     const el = this.nodeElem;
     let best = el[0];
     let n = 0;
+    let i = 0;
+    if (plen >= 96) {
+      const w0 = buf[data] | (buf[data + 1] << 8) | (buf[data + 2] << 16) | (buf[data + 3] << 24);
+      const w1 = buf[data + 4] | (buf[data + 5] << 8) | (buf[data + 6] << 16) | (buf[data + 7] << 24);
+      const w2 = buf[data + 8] | (buf[data + 9] << 8) | (buf[data + 10] << 16) | (buf[data + 11] << 24);
+      const h = this.headKey;
+      if (this.headNode !== -2 && h[0] === w0 && h[1] === w1 && h[2] === w2) {
+        if (this.headNode === -1) return this.headBest;
+        n = this.headNode;
+        best = this.headBest;
+        i = 96;
+      } else {
+        // Walk the head, remember where it ended.
+        for (; i < 96; i += 8) {
+          const byte = buf[data + (i >>> 3)];
+          for (let b = 0; b < 8; b++) {
+            n = ((byte >>> (7 - b)) & 1) === 0 ? c0[n] : c1[n];
+            if (n === 0) break;
+            if (el[n] >= 0) best = el[n];
+          }
+          if (n === 0) break;
+        }
+        h[0] = w0;
+        h[1] = w1;
+        h[2] = w2;
+        this.headNode = n === 0 ? -1 : n;
+        this.headBest = best;
+        if (n === 0) return best;
+      }
+    }
     // A byte at a time: one memory read per 8 bits of walk.
-    for (let i = 0; i < plen; i += 8) {
+    for (; i < plen; i += 8) {
       const byte = buf[data + (i >>> 3)];
       const stop = Math.min(8, plen - i);
       for (let b = 0; b < stop; b++) {
@@ -151,6 +190,7 @@ export class LpmTrieMap extends MapBase {
     if (fromMem) buf = this.mem.u8;
     const node = this.nodeFor(buf, off, plen, true);
     this.nodeElem[node] = e;
+    this.headNode = -2;
     this.elemNode[e] = node;
     this.keyBytes.set(buf.subarray(off, off + this.def.keySize), e * this.def.keySize);
     this.nLive++;
@@ -165,6 +205,7 @@ export class LpmTrieMap extends MapBase {
   }
 
   private removeElem(e: number): void {
+    this.headNode = -2;
     this.nodeElem[this.elemNode[e]] = -1;
     this.elemNode[e] = -1;
     this.freeStack[this.freeTop++] = e;

@@ -145,6 +145,51 @@ export class SimKernel<P> {
     }
   }
 
+  private readonly dnsTrackers = new Set<{ map: KernelMap; bits: Map<string, number[]>; words: number }>();
+
+  /**
+   * Keep `map` (key: an address as in kestrel_dns; value: u64 bitmap words) equal, for every
+   * address with names, to the set of `lists` (bit k: lists[k]) that hold one of its names —
+   * what Cilium's DNS proxy does for FQDN selectors. A compiled rule set registers its name
+   * lists here; each DNS answer then costs a program one lookup per connection end instead of
+   * one per name. Returns the function that stops the tracking.
+   */
+  trackDnsLists(map: KernelMap, lists: readonly (readonly string[])[]): () => void {
+    const bits = new Map<string, number[]>();
+    lists.forEach((names, k) => {
+      for (const n of names) {
+        const key = normName(n);
+        const have = bits.get(key);
+        if (have === undefined) bits.set(key, [k]);
+        else if (!have.includes(k)) have.push(k);
+      }
+    });
+    const t = { map, bits, words: Math.max(1, Math.ceil(lists.length / 64)) };
+    this.dnsTrackers.add(t);
+    const known = new Set<string>();
+    for (const [ip] of this.table.staticAnswers()) known.add(ip);
+    for (const [ip] of this.table.dnsAnswers()) known.add(ip);
+    for (const ip of known) this.writeDnsSet(t, ip);
+    return () => {
+      this.dnsTrackers.delete(t);
+    };
+  }
+
+  private writeDnsSet(t: { map: KernelMap; bits: Map<string, number[]>; words: number }, ip: string): void {
+    const key = dnsKey(ip);
+    if (key === undefined) return;
+    const value = new Uint8Array(8 * t.words);
+    let any = false;
+    for (const n of this.table.namesOf(ip)) {
+      for (const k of t.bits.get(normName(n)) ?? []) {
+        value[8 * Math.floor(k / 64) + ((k % 64) >>> 3)] |= 1 << (k % 8);
+        any = true;
+      }
+    }
+    // Only addresses in some list are kept: the map stays small and a miss means "in none".
+    if (any) t.map.update(key, value);
+  }
+
   /** kestrel_dns_names: every name known for an address (static hosts and observed answers). */
   private writeDnsNames(ip: string, names: readonly string[]): void {
     const m = this.maps.get(KDP_NAME);
@@ -232,7 +277,10 @@ export class SimKernel<P> {
             if (key !== undefined) m.update(key, name);
           }
         }
-        for (const ip of ev.addrs) this.writeDnsNames(ip, [ev.name]);
+        for (const ip of ev.addrs) {
+          this.writeDnsNames(ip, [ev.name]);
+          for (const t of this.dnsTrackers) this.writeDnsSet(t, ip);
+        }
         out.push({ event: ev, context });
         break;
       }

@@ -10,7 +10,7 @@ import type { EngineKernel } from '../../collectors/kernel/engine.js';
 import { HOOKS, type HookName } from '../../collectors/kernel/hooks.js';
 import { DROP_COUNTER_MAP } from '../../alerts/record-format.js';
 import type { CompiledRuleSet } from './index.js';
-import { RINGBUF_MAP } from './maps.js';
+import { DNS_SETS_MAP, RINGBUF_MAP } from './maps.js';
 
 export interface AttachedRuleSet {
   programs: { hook: HookName; prog: LoadedProgram }[];
@@ -45,11 +45,14 @@ export function attachRuleSet(ek: EngineKernel, set: CompiledRuleSet): AttachedR
   }
   const ringbuf = bind(RINGBUF_MAP) as unknown as RingBufMap;
   const drops = bind(DROP_COUNTER_MAP.name);
+  const dnsSets = own.get(DNS_SETS_MAP);
+  const untrack = dnsSets !== undefined ? ek.kernel.trackDnsLists(dnsSets, set.dnsLists) : undefined;
   return {
     programs,
     ringbuf,
     drops,
     detach() {
+      untrack?.();
       for (const { hook, prog } of programs) ek.kernel.detach(hook, prog);
       for (const m of own.values()) m.close();
     },

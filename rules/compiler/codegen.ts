@@ -40,7 +40,8 @@ import {
   BPF_OR,
   BPF_RSH,
 } from '../../engine/isa.js';
-import { KDP, KP, KS, KU } from '../../collectors/kernel/maps.js';
+import { KP, KS, KU } from '../../collectors/kernel/maps.js';
+import { normName } from '../../collectors/process-table.js';
 import type { TCheck, TExpr, TField, TFieldExpr, TValue } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg, type Size } from './emit.js';
@@ -785,29 +786,47 @@ export class CheckCompiler {
   }
 
   /**
-   * fd.sip.name = X / in (...): is X one of the names DNS gave the address? One lookup per name in
-   * kestrel_dns_names, keyed by (address, name).
+   * fd.sip.name = X / in (...): is one of the names DNS gave the address in the list? The kernel
+   * keeps kestrel_dns_sets (address → bitmap of the rule set's name lists holding one of its
+   * names, SimKernel.trackDnsLists): one lookup per event and connection end, then a bit test.
    */
   private dnsNameCheck(side: 'server' | 'client', c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
     const e = this.e;
     if (!['=', '==', 'in', 'intersects'].includes(c.op)) throw new Unsupported(`${c.lhs.kind === 'field' ? c.lhs.name : 'DNS name fields'} supports =, in and exists (a name is one of several)`);
-    this.buildAddrKey(side, f);
-    const KEY = FP_KEY128 - KDP.keySize - 8;
-    e.ldx(8, 1, 10, FP_KEY128);
-    e.stx(8, 10, KEY + KDP.addr, 1);
-    e.ldx(8, 1, 10, FP_KEY128 + 8);
-    e.stx(8, 10, KEY + KDP.addr + 8, 1);
-    for (const v of values) {
-      const name = Buffer.from(v.kind === 'string' ? v.value.toLowerCase().replace(/\.$/, '') : '', 'utf8');
-      if (name.length === 0 || name.length > KDP.nameSize - 1) continue;
-      const padded = new Uint8Array(KDP.nameSize);
-      padded.set(name);
-      for (let o = 0; o < KDP.nameSize; o += 4) e.st(4, 10, KEY + KDP.name + o, Number(leWord(padded, o, 4)) | 0);
-      const next = e.label();
-      this.lookupKey(this.maps.index('kestrel_dns_names'), KEY, next);
-      e.ja(t);
-      e.bind(next);
+    const names = values.map((v) => normName(v.kind === 'string' ? v.value : '')).filter((n) => n.length > 0);
+    if (names.length === 0) {
+      e.ja(f);
+      return;
     }
+    const set = this.maps.dnsNameSet(names);
+    this.buildAddrKey(side, f);
+    const word = Math.floor(set.bit / 64);
+    const slot = this.maps.registry.cacheSlot(`dnsset|${side}|${word}`);
+    const scratch = this.maps.index(SCRATCH_MAP);
+    const have = e.label();
+    const store = e.label();
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.ldx(8, 3, 1, slot);
+    e.jmp(BPF_JEQ, 2, 3, have);
+    e.ldMap(1, set.map);
+    e.mov(2, 10);
+    e.alu64(BPF_ADD, 2, { imm: FP_KEY128 });
+    e.call(HELPER_MAP_LOOKUP);
+    e.movImm(3, 0);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
+    e.ldx(8, 3, 0, 8 * word);
+    e.bind(store);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.stx(8, 1, slot, 2);
+    e.stx(8, 1, slot + 8, 3);
+    e.bind(have);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 0, 1, slot + 8);
+    const bit = set.bit % 64;
+    if (bit >= 31) e.alu64(BPF_RSH, 0, { imm: bit });
+    e.jmp(BPF_JSET, 0, { imm: bit >= 31 ? 1 : 1 << bit }, t);
     e.ja(f);
   }
 

@@ -3,6 +3,9 @@ import type { KestrelEvent } from '../../collectors/events.js';
 import { loadRuleTexts } from '../loader/index.js';
 import { compileRuleSet } from './index.js';
 import { compiledRunner, referenceMatches } from './harness.js';
+import { attachRuleSet } from './attach.js';
+import { RingBufConsumer } from '../../engine/maps/index.js';
+import { decodeRecord } from '../../alerts/record-format.js';
 
 const RULES = `
 - list: shell_binaries
@@ -131,6 +134,50 @@ describe('network lists through the LPM trie', () => {
     expect(fired('172.32.0.1')).toEqual([]);
     expect(fired('2001:db8:1::5', 'inet6')).toEqual(['Narrow']);
     expect(fired('2001:db9::5', 'inet6')).toEqual([]);
+    expect(runner.faults).toEqual([]);
+  });
+});
+
+describe('DNS name lists (kestrel_dns_sets, kept by the kernel)', () => {
+  const DNS_RULES = `
+- rule: Pool by name
+  desc: a mining pool by DNS name
+  condition: evt.type = connect and fd.sip.name in (pool.example, "Mine.Example.")
+  output: Pool %fd.sip.name
+  priority: CRITICAL
+- rule: Api by name
+  desc: the API server by name
+  condition: evt.type = connect and fd.sip.name = api.internal
+  output: Api %fd.sip.name
+  priority: INFO
+`;
+  it('fire for answers seen before and after attaching, and after a re-attach', () => {
+    const set = loadRuleTexts([{ name: 'dns.yaml', text: DNS_RULES }]);
+    const compiled = compileRuleSet(set);
+    expect(compiled.dnsLists).toEqual([['mine.example', 'pool.example'], ['api.internal']]);
+    const runner = compiledRunner(compiled, { hosts: { 'api.internal': ['10.1.2.3'] } });
+    let n = 0;
+    const step = (ev: KestrelEvent): string[] => runner.step(ev).records.map((r) => r.rule.name);
+    const connect = (daddr: string): string[] => step({ type: 'connect', ts: t(100 + n++), pid: 300, family: 'inet', daddr, dport: 443 });
+    step({ type: 'exec', ts: t(99), pid: 300, ppid: 1, uid: 0, gid: 0, exe: '/usr/bin/x', argv: ['x'] });
+    expect(connect('10.1.2.3')).toEqual(['Api by name']); // static host, known at attach
+    expect(connect('45.9.148.3')).toEqual([]);
+    step({ type: 'dns', ts: t(150), pid: 1, name: 'MINE.example', addrs: ['45.9.148.3'] });
+    expect(connect('45.9.148.3')).toEqual(['Pool by name']);
+    // A second name for the address keeps the first one's lists.
+    step({ type: 'dns', ts: t(151), pid: 1, name: 'api.internal', addrs: ['45.9.148.3'] });
+    expect(connect('45.9.148.3').sort()).toEqual(['Api by name', 'Pool by name']);
+    // Re-attaching (a reload) rebuilds the map from the names the kernel already knows.
+    runner.attached.detach();
+    const again = attachRuleSet(runner.ek, compiled);
+    const consumer = new RingBufConsumer(again.ringbuf);
+    runner.ek.kernel.handle({ type: 'connect', ts: t(200), pid: 300, family: 'inet', daddr: '45.9.148.3', dport: 443 });
+    const names: string[] = [];
+    consumer.consume((data) => {
+      const r = decodeRecord(data, compiled.ruleTable);
+      if (r.ok) names.push(r.record.rule.name);
+    });
+    expect(names.sort()).toEqual(['Api by name', 'Pool by name']);
     expect(runner.faults).toEqual([]);
   });
 });

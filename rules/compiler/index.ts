@@ -39,6 +39,8 @@ export interface CompiledRuleSet {
   maps: Map<string, MapDef>;
   /** initial contents of the compiler's maps */
   contents: Map<string, { key: Uint8Array; value: Uint8Array }[]>;
+  /** DNS name lists by bit: the kernel keeps kestrel_dns_sets from them (SimKernel.trackDnsLists) */
+  dnsLists: string[][];
   /** rule id → rule (ids are positions in the rule set) and field id → carrier key */
   ruleTable: RuleTable;
   /** rule id → how its output values are derived from the record */
@@ -144,6 +146,7 @@ export function compileRuleSet(set: RuleSet, opts: CompileOptions = {}): Compile
     programs: out,
     maps,
     contents: registry.contents,
+    dnsLists: registry.dnsLists,
     ruleTable: { rules, fields },
     outputs,
     compiled,

@@ -22,6 +22,8 @@ export const SCRATCH_MAP = 'kestrel_scratch';
 export const AUTOMATA_MAP = 'kestrel_automata';
 export const CONNECT_ARGS_MAP = 'kestrel_connect_args';
 export const NETS_MAP = 'kestrel_nets';
+/** Address → bitmap of the rule set's DNS name lists holding one of its names (kept by the kernel). */
+export const DNS_SETS_MAP = 'kestrel_dns_sets';
 
 /**
  * The scratch map's single value: flags, the number of ancestors the preamble found, a string
@@ -163,6 +165,31 @@ export class MapRegistry {
     return { name, bit };
   }
 
+  /** The DNS name lists (normalised names), by bit; the kernel keeps DNS_SETS_MAP from them. */
+  readonly dnsLists: string[][] = [];
+  private readonly dnsListBits = new Map<string, number>();
+
+  /** A list of DNS names (fd.sip.name in (...)); returns its bit in DNS_SETS_MAP's value. */
+  dnsNameSet(names: readonly string[]): { name: string; bit: number } {
+    const norm = [...new Set(names)].sort();
+    const key = norm.join('\u0000');
+    let bit = this.dnsListBits.get(key);
+    if (bit === undefined) {
+      bit = this.dnsLists.length;
+      this.dnsListBits.set(key, bit);
+      this.dnsLists.push(norm);
+      this.defs.set(DNS_SETS_MAP, {
+        name: DNS_SETS_MAP,
+        type: BPF_MAP_TYPE_LRU_HASH,
+        keySize: 16,
+        valueSize: 8 * Math.ceil(this.dnsLists.length / 64),
+        maxEntries: 8192,
+        flags: 0,
+      });
+    }
+    return { name: DNS_SETS_MAP, bit };
+  }
+
   private readonly netSets = new Map<string, number>();
   private readonly netEntries = new Map<string, { addr: Uint8Array; prefix: number; sets: Set<number> }>();
 
@@ -292,6 +319,11 @@ export class CompilerMaps {
 
   stringSet(cap: number, items: readonly string[]): { map: number; bit: number } {
     const s = this.registry.stringSet(cap, items);
+    return { map: this.index(s.name), bit: s.bit };
+  }
+
+  dnsNameSet(names: readonly string[]): { map: number; bit: number } {
+    const s = this.registry.dnsNameSet(names);
     return { map: this.index(s.name), bit: s.bit };
   }
 

@@ -732,40 +732,16 @@ export class CheckCompiler {
     if ((c.op === 'in' || c.op === 'intersects') && values.some((v) => v.kind === 'net')) {
       // A list of networks: one longest-prefix lookup in an LPM trie ({u32 prefixlen; u8 addr[16]}).
       const set = this.maps.netSet(values.map((v) => (v.kind === 'ip' || v.kind === 'net' ? { bytes: v.bytes, prefix: v.kind === 'net' ? v.prefix : v.bytes.length * 8 } : { bytes: new Uint8Array(4), prefix: 0 })));
-      // The bitmap word of every list containing this end's address, looked up once per event.
-      const word = Math.floor(set.bit / 64);
-      const slot = this.maps.registry.cacheSlot(`lpm|${side}|${word}`);
-      const scratch = this.maps.index(SCRATCH_MAP);
-      const have = e.label();
-      const store = e.label();
-      e.ldMapValue(1, scratch, 0);
-      e.ldx(8, 2, 1, SCRATCH.gen);
-      e.ldx(8, 3, 1, slot);
-      e.jmp(BPF_JEQ, 2, 3, have);
-      e.st(4, 10, FP_LPM, 128);
-      for (let w = 0; w < 4; w++) {
-        e.ldx(4, 3, 10, FP_KEY128 + 4 * w);
-        e.stx(4, 10, FP_LPM + 4 + 4 * w, 3);
-      }
-      e.ldMap(1, set.map);
-      e.mov(2, 10);
-      e.alu64(BPF_ADD, 2, { imm: FP_LPM });
-      e.call(HELPER_MAP_LOOKUP);
-      e.movImm(3, 0);
-      e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
-      e.ldx(8, 3, 0, 8 * word);
-      e.bind(store);
-      e.ldMapValue(1, scratch, 0);
-      e.ldx(8, 2, 1, SCRATCH.gen);
-      e.stx(8, 1, slot, 2);
-      e.stx(8, 1, slot + 8, 3);
-      e.bind(have);
-      e.ldMapValue(1, scratch, 0);
-      e.ldx(8, 0, 1, slot + 8);
-      const bit = set.bit % 64;
-      if (bit >= 31) e.alu64(BPF_RSH, 0, { imm: bit });
-      e.jmp(BPF_JSET, 0, { imm: bit >= 31 ? 1 : 1 << bit }, hit);
-      e.ja(miss);
+      // The bitmap of every list containing this end's address, looked up once per event.
+      this.cachedSetBit(set.map, set.bit, `lpm|${side}`, () => {
+        e.st(4, 10, FP_LPM, 128);
+        for (let w = 0; w < 4; w++) {
+          e.ldx(4, 3, 10, FP_KEY128 + 4 * w);
+          e.stx(4, 10, FP_LPM + 4 + 4 * w, 3);
+        }
+        e.mov(2, 10);
+        e.alu64(BPF_ADD, 2, { imm: FP_LPM });
+      }, hit, miss);
       return;
     }
     for (const v of values) {
@@ -800,34 +776,10 @@ export class CheckCompiler {
     }
     const set = this.maps.dnsNameSet(names);
     this.buildAddrKey(side, f);
-    const word = Math.floor(set.bit / 64);
-    const slot = this.maps.registry.cacheSlot(`dnsset|${side}|${word}`);
-    const scratch = this.maps.index(SCRATCH_MAP);
-    const have = e.label();
-    const store = e.label();
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 2, 1, SCRATCH.gen);
-    e.ldx(8, 3, 1, slot);
-    e.jmp(BPF_JEQ, 2, 3, have);
-    e.ldMap(1, set.map);
-    e.mov(2, 10);
-    e.alu64(BPF_ADD, 2, { imm: FP_KEY128 });
-    e.call(HELPER_MAP_LOOKUP);
-    e.movImm(3, 0);
-    e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
-    e.ldx(8, 3, 0, 8 * word);
-    e.bind(store);
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 2, 1, SCRATCH.gen);
-    e.stx(8, 1, slot, 2);
-    e.stx(8, 1, slot + 8, 3);
-    e.bind(have);
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 0, 1, slot + 8);
-    const bit = set.bit % 64;
-    if (bit >= 31) e.alu64(BPF_RSH, 0, { imm: bit });
-    e.jmp(BPF_JSET, 0, { imm: bit >= 31 ? 1 : 1 << bit }, t);
-    e.ja(f);
+    this.cachedSetBit(set.map, set.bit, `dnsset|${side}`, () => {
+      e.mov(2, 10);
+      e.alu64(BPF_ADD, 2, { imm: FP_KEY128 });
+    }, t, f);
   }
 
   private l4protoCheck(c: TCheck, values: readonly TValue[], t: Label, f: Label): void {
@@ -1124,29 +1076,32 @@ export class CheckCompiler {
   private setMember(shape: Extract<StrShape, { t: 'cstr' }>, items: readonly string[], t: Label, f: Label, cacheKey?: string): void {
     const e = this.e;
     const set = this.maps.stringSet(shape.cap, items);
-    const word = Math.floor(set.bit / 64);
-    const bit = set.bit % 64;
-    const testBit = (): void => {
-      if (bit < 31) e.jmp(BPF_JSET, 0, { imm: 1 << bit }, t);
-      else {
-        e.alu64(BPF_RSH, 0, { imm: bit });
-        e.jmp(BPF_JSET, 0, { imm: 1 }, t);
-      }
-      e.ja(f);
-    };
     if (cacheKey === undefined) {
       e.ldMap(1, set.map);
       e.mov(2, 7);
       e.alu64(BPF_ADD, 2, { imm: shape.off });
       e.call(HELPER_MAP_LOOKUP);
       e.jmp(BPF_JEQ, 0, { imm: 0 }, f);
-      e.ldx(8, 0, 0, 8 * word);
-      testBit();
+      e.ldx(8, 0, 0, 8 * Math.floor(set.bit / 64));
+      this.bitTest(set.bit % 64, t, f);
       return;
     }
-    // Looked up once per event: the slot holds the event generation it was filled at and the
-    // bitmap word (0 when the string is in no set).
-    const slot = this.maps.registry.cacheSlot(`${cacheKey}|${shape.cap}|${word}`);
+    this.cachedSetBit(set.map, set.bit, `${cacheKey}|${shape.cap}`, () => {
+      e.mov(2, 7);
+      e.alu64(BPF_ADD, 2, { imm: shape.off });
+    }, t, f);
+  }
+
+  /**
+   * Jump to `t` when bit `bit` of the bitmap a set map (string sets, network lists, DNS name
+   * lists) holds for a key is set, else to `f`. The lookup happens once per event: the cache
+   * slot named `slotKey` keeps {generation, bitmap word}, 0 when the key is in no set. `key`
+   * leaves the key's address in r2 (it may use r1 and r3).
+   */
+  private cachedSetBit(mapIdx: number, bit: number, slotKey: string, key: () => void, t: Label, f: Label): void {
+    const e = this.e;
+    const word = Math.floor(bit / 64);
+    const slot = this.maps.registry.cacheSlot(`${slotKey}|${word}`);
     const scratch = this.maps.index(SCRATCH_MAP);
     const have = e.label();
     const store = e.label();
@@ -1154,22 +1109,31 @@ export class CheckCompiler {
     e.ldx(8, 2, 1, SCRATCH.gen);
     e.ldx(8, 3, 1, slot);
     e.jmp(BPF_JEQ, 2, 3, have);
-    e.ldMap(1, set.map);
-    e.mov(2, 7);
-    e.alu64(BPF_ADD, 2, { imm: shape.off });
+    key();
+    e.ldMap(1, mapIdx);
     e.call(HELPER_MAP_LOOKUP);
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 2, 1, SCRATCH.gen);
-    e.stx(8, 1, slot, 2);
     e.movImm(3, 0);
     e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
     e.ldx(8, 3, 0, 8 * word);
     e.bind(store);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.stx(8, 1, slot, 2);
     e.stx(8, 1, slot + 8, 3);
     e.bind(have);
     e.ldMapValue(1, scratch, 0);
     e.ldx(8, 0, 1, slot + 8);
-    testBit();
+    this.bitTest(bit % 64, t, f);
+  }
+
+  /** Jump to `t` when bit `b` (0..63) of r0 is set, else to `f`. */
+  private bitTest(b: number, t: Label, f: Label): void {
+    if (b < 31) this.e.jmp(BPF_JSET, 0, { imm: 1 << b }, t);
+    else {
+      this.e.alu64(BPF_RSH, 0, { imm: b });
+      this.e.jmp(BPF_JSET, 0, { imm: 1 }, t);
+    }
+    this.e.ja(f);
   }
 
   /** bpf_loop callbacks to emit after the program's main body, by automaton and mode. */

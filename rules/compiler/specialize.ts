@@ -29,6 +29,16 @@ function evtTypeHolds(op: string, type: string, values: readonly TValue[]): bool
 
 const c = (value: boolean): TExpr => ({ kind: 'const', value, origin: { kind: 'rule', name: '' } });
 
+/** Name fields a check can test with word compares or one cached string-set lookup. */
+const NAME_FIELDS: ReadonlySet<string> = new Set(['proc.name', 'proc.pname', 'proc.exe', 'proc.exepath']);
+const NAME_OPS: ReadonlySet<string> = new Set(['=', '==', 'in', 'intersects', 'startswith']);
+
+/** A conjunct that is cheap and rarely true: equality or membership on a process name. */
+function selective(e: TExpr): boolean {
+  if (e.kind === 'or') return e.children.every(selective);
+  return e.kind === 'check' && e.lhs.kind === 'field' && e.lhs.arg === undefined && NAME_FIELDS.has(e.lhs.def.name) && NAME_OPS.has(e.op) && e.modifier === undefined && e.rhs.kind === 'values';
+}
+
 export function specialize(e: TExpr, hook: Hook): TExpr {
   switch (e.kind) {
     case 'const':
@@ -47,7 +57,11 @@ export function specialize(e: TExpr, hook: Hook): TExpr {
         }
         kids.push(s);
       }
-      return kids.length === 0 ? c(true) : kids.length === 1 ? kids[0] : { kind: 'and', children: kids };
+      if (kids.length === 0) return c(true);
+      if (kids.length === 1) return kids[0];
+      // Selective, cheap conjuncts first: most rules fail on the process name, and a condition
+      // without side effects may be tested in any order.
+      return { kind: 'and', children: [...kids.filter(selective), ...kids.filter((k) => !selective(k))] };
     }
     case 'or': {
       const kids: TExpr[] = [];

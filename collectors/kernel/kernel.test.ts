@@ -283,6 +283,7 @@ describe('SimKernel state', () => {
     expect(readStr(p, KP.comm, KP.commSize)).toBe('curl');
     expect(readStr(p, KP.exe, KP.exeSize)).toBe('/usr/bin/curl');
     expect(Buffer.from(p.subarray(KP.args, KP.args + dv(p).getUint16(KP.argsLen, true))).toString()).toBe('curl\0-s\0http://169.254.169.254/latest\0');
+    expect(dv(p).getUint16(KP.arg0Len, true)).toBe(4); // argv[1] starts at args + 5
     const c = (maps.get(KC_NAME) as Map<string, Uint8Array>).get(hex(u64Key(cgroupIdFor('c0ffee'))));
     if (c === undefined) throw new Error('missing container');
     expect(readStr(c, KC.name, 64)).toBe('web');
@@ -320,5 +321,20 @@ describe('SimKernel state', () => {
     k.handle({ type: 'exec', ts: 1n, pid: 3, exe: '/sbin/init', argv: ['init'], synthetic: true });
     expect(fired).toBe(0);
     expect(k.table.get(3)?.exe).toBe('/sbin/init');
+  });
+});
+
+describe('kestrel_proc arg0_len', () => {
+  it('is strlen(argv[0]) as stored, the args length when argv[0] fills the block', () => {
+    const { k, maps } = setup();
+    const at = (pid: number, argv: string[]): [number, number] => {
+      k.handle({ ...execEv, pid, argv });
+      const p = (maps.get(KP_NAME) as Map<string, Uint8Array>).get(Buffer.from(u32Key(pid)).toString('hex'));
+      if (p === undefined) throw new Error('missing');
+      return [dv(p).getUint16(KP.arg0Len, true), dv(p).getUint16(KP.argsLen, true)];
+    };
+    expect(at(5001, ['worker', '--job', '7'])).toEqual([6, 15]);
+    expect(at(5002, ['/usr/bin/é'])).toEqual([11, 12]);
+    expect(at(5003, ['x'.repeat(600), 'y'])).toEqual([511, 512]); // cut to fit, still NUL-terminated
   });
 });

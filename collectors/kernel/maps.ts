@@ -48,7 +48,8 @@ export const U32_UNKNOWN = 0xffffffff;
  *   char cwd[256];     // 856
  *   u16  envc;         // 1112 number of environment strings (not cut)
  *   u16  env_len;      // 1114 bytes used in env[] including every NUL
- *   u32  pad;          // 1116
+ *   u16  arg0_len;     // 1116 strlen(argv[0]) as stored: argv[1] starts at args + arg0_len + 1
+ *   u16  pad;          // 1118
  *   char env[512];     // 1120 "NAME=value" strings, each NUL-terminated, cut at 512
  * };                   // size 1632
  */
@@ -57,7 +58,7 @@ export const KP = {
   startNs: 32, cgroupId: 40, containerIdx: 48, vpid: 52, pgid: 56, sid: 60,
   argc: 64, argsLen: 66, exeLen: 68, cwdLen: 70,
   comm: 72, commSize: 16, exe: 88, exeSize: 256, args: 344, argsSize: 512, cwd: 856, cwdSize: 256,
-  envc: 1112, envLen: 1114, env: 1120, envSize: 512,
+  envc: 1112, envLen: 1114, arg0Len: 1116, env: 1120, envSize: 512,
   size: 1632,
 } as const;
 
@@ -209,7 +210,10 @@ export function encodeProc(
   dv.setUint32(KP.sid, (rec.sid ?? 0) >>> 0, true);
   dv.setUint16(KP.argc, Math.min(rec.argv.length, 0xffff), true);
   // args and env: each string NUL-terminated, back to back, cut so the last byte is a NUL.
-  dv.setUint16(KP.argsLen, putBlock(out, KP.args, KP.argsSize, rec.argv), true);
+  const argsLen = putBlock(out, KP.args, KP.argsSize, rec.argv);
+  dv.setUint16(KP.argsLen, argsLen, true);
+  const nul = out.subarray(KP.args, KP.args + argsLen).indexOf(0);
+  dv.setUint16(KP.arg0Len, nul < 0 ? argsLen : nul, true);
   dv.setUint16(KP.envc, Math.min(rec.env.length, 0xffff), true);
   dv.setUint16(KP.envLen, putBlock(out, KP.env, KP.envSize, rec.env), true);
   putStr(out, KP.comm, KP.commSize, rec.comm);

@@ -39,6 +39,7 @@ import {
   BPF_MUL,
   BPF_OR,
   BPF_RSH,
+  BPF_SUB,
 } from '../../engine/isa.js';
 import { KP, KS, KU } from '../../collectors/kernel/maps.js';
 import { normName } from '../../collectors/process-table.js';
@@ -1150,16 +1151,16 @@ export class CheckCompiler {
   }
 
   /**
-   * The callbacks: one step of an automaton over scratch.buf[i] (r1 = i). `cstr` stops at the
-   * end bound or a NUL; `block` walks an argv block, skipping argv[0] while scratch.phase is 0.
-   * Returns 1 to stop the loop. Each callback is verified once, whatever the string length.
+   * The callbacks: one step of an automaton over byte i (r1 = i) of the field the context points
+   * to (r2 = &pointer). `cstr` stops at a NUL; `block` feeds every byte (the automaton reads NUL
+   * as a space). The loop count is the walk's length; `cap` bounds i for the verifier. Returns 1
+   * to stop the loop. Each callback is verified once per call site, whatever the string length.
    */
   emitCallbacks(): void {
     const e = this.e;
     const scratch = this.maps.index(SCRATCH_MAP);
     for (const cb of this.callbacks.values()) {
       const stop = e.label();
-      const cont = e.label();
       e.bind(cb.label);
       // r1 = i, r2 = &pointer to the field's bytes (in the caller's frame)
       // (the loop count is the walk's length; this bound is for the verifier)
@@ -1169,18 +1170,8 @@ export class CheckCompiler {
       e.alu64(BPF_ADD, 5, 1);
       e.ldx(1, 4, 5, 0);
       if (cb.mode === 'cstr') e.jmp(BPF_JEQ, 4, { imm: 0 }, stop);
-      else {
-        const feeding = e.label();
-        e.ldx(4, 5, 2, SCRATCH.phase);
-        e.jmp(BPF_JNE, 5, { imm: 0 }, feeding);
-        e.jmp(BPF_JNE, 4, { imm: 0 }, cont);
-        e.st(4, 2, SCRATCH.phase, 1);
-        e.ja(cont);
-        e.bind(feeding);
-      }
       this.feedInline(cb.tab, 2, 4, cb.seen);
       e.jmp(BPF_JEQ, 3, { imm: 0 }, stop);
-      e.bind(cont);
       e.movImm(0, 0);
       e.exit();
       e.bind(stop);
@@ -1386,11 +1377,10 @@ export class CheckCompiler {
       this.pointWalk(off);
       this.loop(this.callback(tab, 'cstr', cap, seen), cap);
     };
-    /** Walk min(len - 1, size - 1) bytes (the block's last NUL excluded); scratch.phase = phase. */
-    const block = (phase: 0 | 1, off: number = KP.args, lenOff: number = KP.argsLen, size: number = KP.argsSize): void => {
+    /** r0 = min(len - 1, size - 1): the block's bytes before its last NUL. */
+    const blockEnd = (lenOff: number, size: number): void => {
       const ok = e.label();
       const nonEmpty = e.label();
-      this.pointWalk(off);
       e.ldx(2, 0, 7, lenOff);
       e.jmp(BPF_JNE, 0, { imm: 0 }, nonEmpty);
       e.movImm(0, 1);
@@ -1399,9 +1389,28 @@ export class CheckCompiler {
       e.jmp(BPF_JLE, 0, { imm: size - 1 }, ok);
       e.movImm(0, size - 1);
       e.bind(ok);
-      e.ldMapValue(1, scratch, 0);
-      e.st(4, 1, SCRATCH.phase, phase);
+    };
+    /** The whole block, NULs read as spaces (argv, environment). */
+    const block = (off: number, lenOff: number, size: number): void => {
+      this.pointWalk(off);
+      blockEnd(lenOff, size);
       this.loop(this.callback(tab, 'block', size, seen), 0);
+    };
+    /** argv[1..]: the block from the byte after argv[0]'s NUL (the kernel records arg0_len). */
+    const argsAfterArgv0 = (): void => {
+      const none = e.label();
+      const size = KP.argsSize;
+      blockEnd(KP.argsLen, size);
+      e.ldx(2, 1, 7, KP.arg0Len);
+      e.jmp(BPF_JGT, 1, { imm: size - 1 }, none);
+      e.alu64(BPF_ADD, 1, { imm: 1 });
+      e.alu64(BPF_SUB, 0, 1);
+      e.jmp(BPF_JSLE, 0, { imm: 0 }, none);
+      e.alu64(BPF_ADD, 1, 7);
+      e.alu64(BPF_ADD, 1, { imm: KP.args });
+      e.stx(8, 10, FP_WALK, 1);
+      this.loop(this.callback(tab, 'block', size, seen), 0);
+      e.bind(none);
     };
     start();
     switch (shape.t) {
@@ -1415,13 +1424,13 @@ export class CheckCompiler {
         cstr(KP.args, KP.argsSize);
         break;
       case 'exeline':
-        block(1);
+        block(KP.args, KP.argsLen, KP.argsSize);
         break;
       case 'envline':
-        block(1, KP.env, KP.envLen, KP.envSize);
+        block(KP.env, KP.envLen, KP.envSize);
         break;
       case 'args':
-        block(0);
+        argsAfterArgv0();
         break;
       case 'cmdline': {
         cstr(KP.comm, KP.commSize);
@@ -1431,7 +1440,7 @@ export class CheckCompiler {
         e.ldMapValue(2, scratch, 0);
         e.movImm(1, 0x20);
         this.feedInline(tab, 2, 1, seen);
-        block(0);
+        argsAfterArgv0();
         e.bind(noArgs);
         break;
       }

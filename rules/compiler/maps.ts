@@ -27,9 +27,9 @@ export const DNS_SETS_MAP = 'kestrel_dns_sets';
 
 /**
  * The scratch map's single value: flags, the number of ancestors the preamble found, a string
- * walk's state and phase, the event generation, then per-event cache areas.
+ * walk's state, the event generation, then per-event cache areas.
  */
-export const SCRATCH = { missing: 0, ancestors: 4, state: 8, phase: 12, gen: 16, cache: 24 } as const;
+export const SCRATCH = { missing: 0, ancestors: 4, state: 8, gen: 16, cache: 24 } as const;
 export const SCRATCH_SIZE = SCRATCH.cache;
 
 export interface AutomatonRef {

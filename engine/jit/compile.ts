@@ -20,11 +20,12 @@ import {
   MAX_BPF_STACK,
   type Insn,
 } from '../isa.js';
-import { HELPER_ARGS, HELPER_RET } from '../memory.js';
+import { HELPER_ARGS, HELPER_RET, RESERVED_LOW } from '../memory.js';
 import { buildCfg, functionStarts, isJump, Term, type Block, type FuncCfg } from './cfg.js';
 import { EXTRA_LOCALS, JitCompileError, L, lowerAlu, lowerCond, lowerLdx, lowerStore } from './lower.js';
 import { emitDispatch, emitStructured } from './structure.js';
-import { Code, F64, I32, I64, ModuleBuilder, Op, type FuncType } from './wasm.js';
+import { BLOCK_VOID, Code, F64, I32, I64, ModuleBuilder, Op, type FuncType, type ValType } from './wasm.js';
+import { DESC, INLINE_HASH_MAGIC } from '../maps/inline-lookup.js';
 
 export const HELPER_TAIL_CALL = 12;
 export const HELPER_LOOP = 181;
@@ -64,7 +65,7 @@ const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_IDX = 5;
 
 /** How one helper call site is compiled. */
-type CallSite = { kind: 'generic' } | { kind: 'fast'; id: number } | { kind: 'map'; handle: number; stackBytes: number };
+type CallSite = { kind: 'generic' } | { kind: 'fast'; id: number } | { kind: 'map'; handle: number; stackBytes: number; inline: boolean };
 
 export interface CompiledModule {
   bytes: Uint8Array;
@@ -95,6 +96,89 @@ const GLOBAL_TYPES = [I64, I64, I64, I32, I32] as const;
  * a small program.)
  */
 export const JIT_OUT = 0x400;
+
+/**
+ * Where runJit leaves 1 when the run's map_lookup_elem is the built-in one (inline lookups may
+ * stand in for it), 0 otherwise: page 0, beside JIT_OUT.
+ */
+export const JIT_INLINE_OK = 0x410;
+
+const BIT_LOCALS = 13;
+const INLINE_LOOKUP_LOCALS: ValType[] = new Array<ValType>(BIT_LOCALS).fill(I32);
+
+/**
+ * hlookup(handle, key, stackBytes) -> i64: map_lookup_elem inside WebAssembly for a map whose
+ * handle holds an inline-lookup descriptor (engine/maps/inline-lookup.ts: a plain hash map with
+ * word-sized keys, its index mirrored in the shared memory): the value's address, 0 when the
+ * key is absent, -1 when the import must answer — no descriptor, a runtime whose helper is not
+ * the built-in, or a key the helper would reject that this code can see (high half set, page 0,
+ * a stack key at r10-stackBytes running past the frame). The hash is hash-table.ts's murmur3
+ * over the key's words, so both sides probe the same slots.
+ */
+function inlineLookupBody(): Code {
+  const HANDLE = 0;
+  const KEY64 = 1;
+  const STACK = 2;
+  const [KEY, KS, NW, H, W, K, I, E, MASK, SLOTS, HASHES, KW, BASE] = Array.from({ length: BIT_LOCALS }, (_, n) => 3 + n);
+  const c = new Code(512);
+  const bail = (): void => {
+    c.op(Op.if).u8(BLOCK_VOID).i64c(-1).op(Op.return).op(Op.end);
+  };
+  c.i32c(0).mem(Op.i32_load, 2, JIT_INLINE_OK).op(Op.i32_eqz);
+  bail();
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.magic).i32c(INLINE_HASH_MAGIC | 0).op(Op.i32_ne);
+  bail();
+  c.get(KEY64).i64c(32).op(Op.i64_shr_u).op(Op.i64_eqz).op(Op.i32_eqz);
+  bail();
+  c.get(KEY64).op(Op.i32_wrap_i64).tee(KEY).i32c(RESERVED_LOW).op(Op.i32_lt_u);
+  bail();
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.keySize).tee(KS).i32c(2).op(Op.i32_shr_u).set(NW);
+  c.get(STACK).op(Op.i32_eqz).op(Op.i32_eqz).get(STACK).get(KS).op(Op.i32_lt_u).op(Op.i32_and);
+  bail();
+  c.get(KS).i32c(0x9747b28c | 0).op(Op.i32_xor).set(H);
+  c.i32c(0).set(W);
+  // murmur3 blocks over the key's words
+  c.op(Op.block).u8(BLOCK_VOID).op(Op.loop).u8(BLOCK_VOID);
+  c.get(W).get(NW).op(Op.i32_ge_u).brIf(1);
+  c.get(KEY).get(W).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0, 0);
+  c.i32c(0xcc9e2d51 | 0).op(Op.i32_mul).i32c(15).op(Op.i32_rotl).i32c(0x1b873593).op(Op.i32_mul).set(K);
+  c.get(H).get(K).op(Op.i32_xor).i32c(13).op(Op.i32_rotl).i32c(5).op(Op.i32_mul).i32c(0xe6546b64 | 0).op(Op.i32_add).set(H);
+  c.get(W).i32c(1).op(Op.i32_add).set(W).br(0);
+  c.op(Op.end).op(Op.end);
+  // finaliser
+  c.get(H).get(KS).op(Op.i32_xor).set(H);
+  c.get(H).get(H).i32c(16).op(Op.i32_shr_u).op(Op.i32_xor).i32c(0x85ebca6b | 0).op(Op.i32_mul).set(H);
+  c.get(H).get(H).i32c(13).op(Op.i32_shr_u).op(Op.i32_xor).i32c(0xc2b2ae35 | 0).op(Op.i32_mul).set(H);
+  c.get(H).get(H).i32c(16).op(Op.i32_shr_u).op(Op.i32_xor).set(H);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.mask).set(MASK);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.slots).set(SLOTS);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.hashes).set(HASHES);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.keyWords).set(KW);
+  c.get(H).get(MASK).op(Op.i32_and).set(I);
+  // linear probing: an empty slot (-1) ends the search
+  c.op(Op.loop).u8(BLOCK_VOID);
+  c.get(SLOTS).get(I).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2, 0).tee(E).i32c(0).op(Op.i32_lt_s);
+  c.op(Op.if).u8(BLOCK_VOID).i64c(0).op(Op.return).op(Op.end);
+  c.get(HASHES).get(E).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2, 0).get(H).op(Op.i32_eq);
+  c.op(Op.if).u8(BLOCK_VOID);
+  c.get(KW).get(E).get(NW).op(Op.i32_mul).i32c(2).op(Op.i32_shl).op(Op.i32_add).set(BASE);
+  c.i32c(0).set(W);
+  c.op(Op.block).u8(BLOCK_VOID).op(Op.loop).u8(BLOCK_VOID);
+  c.get(W).get(NW).op(Op.i32_ge_u);
+  c.op(Op.if).u8(BLOCK_VOID);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.values).get(E).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2, 0).op(Op.i64_extend_i32_u).op(Op.return);
+  c.op(Op.end);
+  c.get(BASE).get(W).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2, 0);
+  c.get(KEY).get(W).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 0, 0);
+  c.op(Op.i32_ne).brIf(1);
+  c.get(W).i32c(1).op(Op.i32_add).set(W).br(0);
+  c.op(Op.end).op(Op.end);
+  c.op(Op.end);
+  c.get(I).i32c(1).op(Op.i32_add).get(MASK).op(Op.i32_and).set(I).br(0);
+  c.op(Op.end);
+  c.op(Op.unreachable);
+  return c;
+}
 
 /** Whether `i` may write register `r` (conservative: calls clobber r0..r5). */
 function writesReg(i: Insn, r: number): boolean {
@@ -133,6 +217,21 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       } else if (writesReg(i, reg)) found = undefined;
     }
     return found;
+  };
+
+  /** Whether the last write to `reg` before `pc` in its block loads a constant (mov imm, lddw). */
+  const constantIn = (pc: number, reg: number): boolean => {
+    let konst = false;
+    const from = blockStart[pc];
+    if (from < 0) return false;
+    for (let q = from; q < pc; q++) {
+      const i = insns[q];
+      if (i.opcode === OP_LDDW) {
+        if (i.dst === reg) konst = true;
+        q++;
+      } else if (writesReg(i, reg)) konst = i.opcode === (BPF_ALU64 | 0xb0) || i.opcode === (BPF_ALU | 0xb0);
+    }
+    return konst;
   };
 
   /**
@@ -178,7 +277,10 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         // checks N against the key size instead of asking the memory about the key's region.
         const off = staticFpOffset(pc, 2);
         const stackBytes = off !== undefined && off < 0 && off >= -MAX_BPF_STACK ? -off : 0;
-        sites.set(pc, { kind: 'map', handle, stackBytes });
+        // Looked up in WebAssembly unless the key is visibly one the helper rejects (a constant,
+        // or r10 plus an offset outside the frame); any other pointer the verifier vouched for.
+        const inline = off !== undefined ? stackBytes > 0 : !constantIn(pc, 2);
+        sites.set(pc, { kind: 'map', handle, stackBytes, inline });
         if (!lookupMaps.includes(handle)) lookupMaps.push(handle);
       } else if (!opts.noFastHelpers && (FAST_RET_HI.includes(id) || FAST_RET_I64.includes(id) || FAST_PROBE_READ.includes(id))) {
         sites.set(pc, { kind: 'fast', id });
@@ -209,9 +311,12 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   const lookupFn = new Map<number, number>();
   for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32, I32], results: [I32] }));
   for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
+  const inlineLookup = lookupMaps.length > 0 ? m.declareFunction({ params: [I32, I64, I32], results: [I64] }) : -1;
   for (const s of starts) fnIndexOfStart.set(s, m.declareFunction(FN_TYPE));
   const entry = m.declareFunction({ params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32] });
 
+
+  if (inlineLookup >= 0) m.defineFunction(inlineLookup, INLINE_LOOKUP_LOCALS, inlineLookupBody());
 
   const functions: CompiledModule['functions'] = [];
   const uniqueCallbacks = [...new Set(callbacks)];
@@ -260,9 +365,19 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         const lohi = (r: number): void => {
           c.get(L.reg[r]).op(Op.i32_wrap_i64).get(L.reg[r]).i64c(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64);
         };
-        if (site.kind === 'map') {
+        if (site.kind === 'map' && !site.inline) {
           lohi(2);
           c.i32c(site.stackBytes).call(lookupFn.get(site.handle) as number);
+        } else if (site.kind === 'map') {
+          // In WebAssembly when the map publishes a descriptor (a plain hash map); else the import.
+          c.i32c(site.handle).get(L.reg[2]).i32c(site.stackBytes).call(inlineLookup).tee(L.t1).i64c(-1).op(Op.i64_ne);
+          c.op(Op.if).u8(I64).get(L.t1);
+          c.op(Op.else);
+          lohi(2);
+          c.i32c(site.stackBytes).call(lookupFn.get(site.handle) as number);
+          c.op(Op.i64_extend_i32_u).i32c(0).mem(Op.i64_load32_u, 2, HELPER_RET + 4).i64c(32).op(Op.i64_shl).op(Op.i64_or);
+          c.op(Op.end).set(r0);
+          return;
         } else if (site.id === 112 || site.id === 113) {
           // Returns 1: copy size bytes from src to dst here (memory.copy, memmove semantics, as
           // the helper's copyWithin), r0 = 0; returns 0: done, r0 is at HELPER_RET.

@@ -4,6 +4,7 @@
 // and array maps, probe_read success and failure, no current task, replaced helpers, closed maps,
 // throwing environments; and runJit with run timing off.
 
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { assemble } from '../asm/assembler.js';
 import { loadProgram, type LoadedProgram } from '../program.js';
@@ -696,5 +697,79 @@ c:
     } finally {
       now2.mockRestore();
     }
+  });
+
+  it('inline hash lookups agree with the interpreter while userspace and programs change the map (property)', () => {
+    // Plain hash maps publish a descriptor and are looked up inside WebAssembly; LRU maps are
+    // not. Each run looks up keys 0..23, adds what it finds into r0 and bumps every found value.
+    const prog = (type: string, ks: number): string => {
+      const stores =
+        ks === 4
+          ? 'stxw [r10-16], r6'
+          : ks === 8
+            ? 'stxw [r10-16], r6\n  stw [r10-12], 77'
+            : 'stxw [r10-16], r6\n  stw [r10-12], 77\n  stxw [r10-8], r6\n  stw [r10-4], -1';
+      return `
+.map h ${type} key=${ks} value=8 entries=32
+  mov r6, 0
+  mov r7, 0
+next:
+  ${stores}
+  lddw r1, map:h
+  mov r2, r10
+  add r2, -16
+  call 1
+  jeq r0, 0, miss
+  ldxdw r1, [r0+0]
+  add r7, r1
+  add r1, 1
+  stxdw [r0+0], r1
+miss:
+  add r6, 1
+  jlt r6, 24, next
+  mov r0, r7
+  exit
+`;
+    };
+    const keyOf = (k: number, ks: number): Uint8Array => {
+      const b = new Uint8Array(ks);
+      const v = new DataView(b.buffer);
+      v.setUint32(0, k, true);
+      if (ks >= 8) v.setUint32(4, 77, true);
+      if (ks >= 16) {
+        v.setUint32(8, k, true);
+        v.setInt32(12, -1, true);
+      }
+      return b;
+    };
+    fc.assert(
+      fc.property(
+        fc.constantFrom('hash', 'lru_hash'),
+        fc.constantFrom(4, 8, 16),
+        fc.array(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 1000 })), { maxLength: 12 }), { minLength: 2, maxLength: 6 }),
+        (type, ks, batches) => {
+          const { fast } = agree(prog(type, ks), {}, batches.length, (sd, run) => {
+            const m = sd.maps[0];
+            for (const [del, k, v] of batches[run]) {
+              if (del) {
+                try {
+                  m.delete(keyOf(k, ks));
+                } catch {
+                  // absent: nothing to delete
+                }
+              } else {
+                try {
+                  m.update(keyOf(k, ks), new Uint8Array(new BigUint64Array([BigInt(v)]).buffer));
+                } catch {
+                  // full
+                }
+              }
+            }
+          });
+          expect(importNames(fast).some((n) => n.startsWith('m'))).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

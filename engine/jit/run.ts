@@ -7,10 +7,13 @@ import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT
 import type { Runtime } from '../runtime.js';
 import type { LoadedProgram } from '../program.js';
 import { VmFault, isProgArray, runProgram, runTimingEnabled, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
-import { HELPER_TAIL_CALL, JIT_OUT, JitFault, type CompiledModule } from './compile.js';
+import { HELPER_TAIL_CALL, JIT_INLINE_OK, JIT_OUT, JitFault, type CompiledModule } from './compile.js';
+import { HELPER_IMPLS } from '../helpers/impl.js';
 import { HelperError, callGeneric, fastImport, lookupImport } from './fast.js';
 
 const OUT = JIT_OUT >>> 2;
+const INLINE_OK = JIT_INLINE_OK >>> 2;
+const BUILTIN_LOOKUP = HELPER_IMPLS[1];
 
 export interface JitProgram {
   readonly kind: 'jit';
@@ -201,16 +204,21 @@ function runOn(
 ): RunResult {
   const prev = inst.chain;
   inst.chain = chain;
+  // Inline map lookups stand in for map_lookup_elem only while the runtime's is the built-in.
+  const u32 = chain.rt.mem.u32;
+  const okBefore = u32[INLINE_OK];
+  u32[INLINE_OK] = chain.rt.helpers[1] === BUILTIN_LOOKUP ? 1 : 0;
   // try/catch without finally: a finally block costs several ns per run in V8.
   let lo: number;
   try {
     lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
   } catch (e) {
     inst.chain = prev;
+    chain.rt.mem.u32[INLINE_OK] = okBefore;
     return faultResult(jp, inst, e, budget);
   }
   inst.chain = prev;
-  const u32 = chain.rt.mem.u32;
+  chain.rt.mem.u32[INLINE_OK] = okBefore;
   return { r0lo: lo >>> 0, r0hi: u32[OUT], instructions: u32[OUT + 1] + u32[OUT + 2] * 4294967296 };
 }
 

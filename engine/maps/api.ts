@@ -1,6 +1,7 @@
 // The libbpf-style userspace API every map offers, and the base class that gives each map type a
 // handle, argument checks, iteration and batch operations on top of a few primitives.
 
+import { HANDLE_BYTES } from './inline-lookup.js';
 import type { VmMemory, Allocation } from '../memory.js';
 import type { BpfMap } from '../runtime.js';
 import { BPF_EXIST, BPF_F_LOCK, type MapDef } from './types.js';
@@ -55,6 +56,8 @@ export abstract class MapBase implements BpfMap, MapUserApi {
   private readonly onClose: ((map: BpfMap & MapUserApi) => void) | undefined;
   closed = false;
   frozen = false;
+  /** Set by maps that publish an inline-lookup descriptor at their handle. */
+  protected handlePinned = false;
 
   constructor(
     protected readonly mem: VmMemory,
@@ -63,9 +66,11 @@ export abstract class MapBase implements BpfMap, MapUserApi {
   ) {
     this.cpus = opts.cpus ?? 1;
     this.onClose = opts.onClose;
-    // A unique address with no region behind it: what `lddw rX, map` loads.
-    this.handleAlloc = mem.alloc(8);
+    // A unique address with no region behind it: what `lddw rX, map` loads. It holds the
+    // descriptor of inline-lookup.ts (all zero: none).
+    this.handleAlloc = mem.alloc(HANDLE_BYTES);
     this.handle = this.handleAlloc.addr;
+    mem.u8.fill(0, this.handle, this.handle + HANDLE_BYTES);
   }
 
   abstract lookupAddr(keyAddr: number, cpu: number): number;
@@ -137,8 +142,10 @@ export abstract class MapBase implements BpfMap, MapUserApi {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.mem.u8.fill(0, this.handle, this.handle + HANDLE_BYTES);
     this.freeMemory();
-    this.mem.free(this.handleAlloc);
+    // A handle that published a descriptor stays reserved: compiled code may still read it.
+    if (!this.handlePinned) this.mem.free(this.handleAlloc);
     this.onClose?.(this);
   }
 

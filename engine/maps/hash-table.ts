@@ -3,6 +3,8 @@
 // so lookups stay short however many deletes happened). Lookups hash the key bytes straight from
 // the caller's buffer (the VM's memory on the program path) and allocate nothing.
 
+
+import type { Allocation, VmMemory } from '../memory.js';
 /** One murmur3 block step. */
 function mixWord(h: number, k: number): number {
   k = Math.imul(k, 0xcc9e2d51);
@@ -59,7 +61,12 @@ export class HashIndex {
   private view32: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
   private readonly slots: Int32Array;
-  private readonly mask: number;
+  readonly mask: number;
+  /**
+   * The index mirrored in the shared memory (inline-lookup.ts), written through on every
+   * change: byte addresses of the slots, hashes and key words arrays.
+   */
+  private mirror: { mem: VmMemory; slots: number; hashes: number; keyWords: number } | undefined;
   /** Key bytes of element e at e*keySize. */
   readonly keys: Uint8Array;
   private readonly hashes: Int32Array;
@@ -219,6 +226,27 @@ export class HashIndex {
     let i = h & this.mask;
     while (this.slots[i] >= 0) i = (i + 1) & this.mask;
     this.slots[i] = e;
+    const m = this.mirror;
+    if (m !== undefined) {
+      const i32 = m.mem.i32;
+      i32[(m.slots >>> 2) + i] = e;
+      i32[(m.hashes >>> 2) + e] = h;
+      const nw = ks >>> 2;
+      for (let w = 0; w < nw; w++) i32[(m.keyWords >>> 2) + e * nw + w] = this.keyWords[e * nw + w];
+    }
+  }
+
+  /** Mirror the index into `mem` (keys of a multiple of 4 bytes); returns the arrays' addresses. */
+  mirrorInto(mem: VmMemory): { slots: number; hashes: number; keyWords: number; allocs: Allocation[] } {
+    if ((this.keySize & 3) !== 0 || this.keySize === 0) throw new Error('only word-sized keys are mirrored');
+    const s = mem.alloc(this.slots.byteLength);
+    const h = mem.alloc(this.hashes.byteLength);
+    const k = mem.alloc(this.keyWords.byteLength);
+    mem.i32.set(this.slots, s.addr >>> 2);
+    mem.i32.set(this.hashes, h.addr >>> 2);
+    mem.i32.set(this.keyWords, k.addr >>> 2);
+    this.mirror = { mem, slots: s.addr, hashes: h.addr, keyWords: k.addr };
+    return { slots: s.addr, hashes: h.addr, keyWords: k.addr, allocs: [s, h, k] };
   }
 
   remove(e: number): void {
@@ -239,10 +267,12 @@ export class HashIndex {
       const stays = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!stays) {
         slots[i] = f;
+        if (this.mirror !== undefined) this.mirror.mem.i32[(this.mirror.slots >>> 2) + i] = f;
         i = j;
       }
     }
     slots[i] = -1;
+    if (this.mirror !== undefined) this.mirror.mem.i32[(this.mirror.slots >>> 2) + i] = -1;
   }
 
   keyOf(e: number): Uint8Array {

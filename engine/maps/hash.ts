@@ -6,7 +6,8 @@
 // lookups and all updates make an element most recent; userspace lookups do not (as in Linux,
 // whose syscall lookup does not set the reference bit).
 
-import type { VmMemory } from '../memory.js';
+import type { Allocation, VmMemory } from '../memory.js';
+import { DESC, INLINE_HASH_MAGIC } from './inline-lookup.js';
 import { OutOfVmMemory } from '../memory.js';
 import { BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_NOEXIST, type MapDef } from './types.js';
 import { MapBase, type MapOptions } from './api.js';
@@ -47,6 +48,9 @@ export class HashMap extends MapBase {
   private tail = -1;
   /** Set by upsert: the element is new, so every CPU's copy must be initialised. */
   private created = false;
+  /** Plain hash maps with word-sized keys: value addresses mirrored for inline lookups. */
+  private valuesMirror = 0;
+  private readonly mirrorAllocs: Allocation[] = [];
 
   constructor(mem: VmMemory, def: MapDef, kind: HashKind, opts: MapOptions) {
     super(mem, def, opts);
@@ -62,6 +66,7 @@ export class HashMap extends MapBase {
     this.prev = new Int32Array(this.lru ? max : 0);
     this.next = new Int32Array(this.lru ? max : 0);
     this.preallocated = (def.flags & BPF_F_NO_PREALLOC) === 0;
+    if (!this.percpu && !this.lru && def.keySize > 0 && (def.keySize & 3) === 0) this.publishDescriptor();
     if (this.preallocated) {
       try {
         this.allocValues(0, max);
@@ -84,6 +89,27 @@ export class HashMap extends MapBase {
     const per = this.percpu ? this.cpus : 1;
     const base = this.slab.allocBlock(n * per);
     for (let k = 0; k < n; k++) this.valueAddr[first + k] = base + k * per * this.stride;
+    if (this.valuesMirror !== 0) this.mem.u32.set(this.valueAddr.subarray(first, first + n), (this.valuesMirror >>> 2) + first);
+  }
+
+  /** Mirror the index and the value addresses into the shared memory and describe them at the handle. */
+  private publishDescriptor(): void {
+    const mem = this.mem;
+    const m = this.index.mirrorInto(mem);
+    const v = mem.alloc(this.valueAddr.byteLength);
+    mem.u32.set(this.valueAddr, v.addr >>> 2);
+    this.valuesMirror = v.addr;
+    this.mirrorAllocs.push(...m.allocs, v);
+    const d = this.handle >>> 2;
+    const u32 = mem.u32;
+    u32[d + DESC.keySize / 4] = this.def.keySize;
+    u32[d + DESC.mask / 4] = this.index.mask;
+    u32[d + DESC.slots / 4] = m.slots;
+    u32[d + DESC.hashes / 4] = m.hashes;
+    u32[d + DESC.keyWords / 4] = m.keyWords;
+    u32[d + DESC.values / 4] = v.addr;
+    u32[d + DESC.magic / 4] = INLINE_HASH_MAGIC;
+    this.handlePinned = true;
   }
 
   /** A free element number, or -1 (map full or out of memory). */
@@ -279,5 +305,7 @@ export class HashMap extends MapBase {
 
   protected freeMemory(): void {
     this.slab.freeAll();
+    for (const a of this.mirrorAllocs) this.mem.free(a);
+    this.mirrorAllocs.length = 0;
   }
 }

@@ -16,6 +16,7 @@
 //   fp-40  u32 key scratch                  fp-48  u64 key scratch
 //   fp-72..-56  16-byte key scratch (DNS, LPM)
 //   fp-232..-280  ancestors 2..8 (or the process's record; scratch.ancestors says how many are real)
+//   fp-288 the bytes a string walk reads        fp-296 the run's pid_tgid
 // Records without a pointer slot (user and group names, the socket's local end) are copied into
 // the scratch value once per event, at their first use (see cachedRecord).
 
@@ -77,6 +78,8 @@ export const FP_KEY64 = -48;
 export const FP_KEY128 = -72;
 /** LPM trie key {u32 prefixlen; u8 addr[16]} (20 bytes, 8-aligned slot). */
 export const FP_LPM = -96;
+/** bpf_get_current_pid_tgid() of the run, read once by the preamble. */
+export const FP_PID_TGID = -296;
 /** Pointer to the bytes a string walk reads (the bpf_loop callback's context). */
 const FP_WALK = -288;
 /** Bit 15 of an automaton's next-state entry: the state has sticky pattern bits (shared walks). */
@@ -94,7 +97,6 @@ export const SCRATCH_MISSING = 0;
 export const MISSING_CONTAINER = 2;
 
 const HELPER_MAP_LOOKUP = 1;
-const HELPER_PID_TGID = 14;
 const HELPER_LOOP = 181;
 
 const enc = new TextEncoder();
@@ -680,7 +682,7 @@ export class CheckCompiler {
     const e = this.e;
     const socks = this.maps.index('kestrel_socks');
     this.cachedRecord('sock', KS.size, (none) => {
-      e.call(HELPER_PID_TGID);
+      e.ldx(8, 0, 10, FP_PID_TGID);
       e.stx(8, 10, FP_KEY64, 0);
       this.lookupKey(socks, FP_KEY64, none);
       e.ldx(2, 1, 0, KS.family);

@@ -34,7 +34,7 @@ import {
 import type { TExpr } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg } from './emit.js';
-import { CheckCompiler, FP_CONN, FP_CONTAINER, FP_KEY32, FP_KEY64, FP_PROC, MISSING_CONTAINER, SCRATCH_MISSING, ancestorDepthOf, fpAncestor } from './codegen.js';
+import { CheckCompiler, FP_CONN, FP_CONTAINER, FP_KEY32, FP_KEY64, FP_PID_TGID, FP_PROC, MISSING_CONTAINER, SCRATCH_MISSING, ancestorDepthOf, fpAncestor } from './codegen.js';
 import { CompilerMaps, CONNECT_ARGS_MAP, MapRegistry, RINGBUF_MAP, SCRATCH, SCRATCH_MAP } from './maps.js';
 import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
@@ -132,8 +132,9 @@ export function ruleProgram(
   const out = e.label();
 
   e.mov(6, 1);
-  // The process record.
+  // The process record (pid_tgid kept for the connect stash and socket keys and the header).
   e.call(H_PID_TGID);
+  e.stx(8, 10, FP_PID_TGID, 0);
   e.alu64(BPF_RSH, 0, { imm: 32 });
   e.stx(4, 10, FP_KEY32, 0);
   e.ldMap(1, maps.index('kestrel_procs'));
@@ -193,7 +194,7 @@ export function ruleProgram(
   e.bind(haveContainer);
   e.stx(8, 10, FP_CONTAINER, 0);
   if (hook === 'connect') {
-    e.call(H_PID_TGID);
+    e.ldx(8, 0, 10, FP_PID_TGID);
     e.stx(8, 10, FP_KEY64, 0);
     e.ldMap(1, maps.index(CONNECT_ARGS_MAP));
     e.mov(2, 10);
@@ -258,7 +259,7 @@ function writeRecord(e: Emitter, cc: CheckCompiler, maps: CompilerMaps, hook: Ho
   } else e.st(4, 9, HDR_EVT_TYPE, EVT_CONNECT);
   e.call(H_KTIME);
   e.stx(8, 9, HDR_KTIME_NS, 0);
-  e.call(H_PID_TGID);
+  e.ldx(8, 0, 10, FP_PID_TGID);
   e.stx(8, 9, HDR_PID, 0);
   e.call(H_CGROUP);
   e.stx(8, 9, HDR_CGROUP_ID, 0);

@@ -90,7 +90,7 @@ export async function bench(): Promise<void> {
       let best: { ms: number; insns: number; runs: number; records: number; contexts: EventContext[] } | undefined;
       let clocked = Infinity;
       // Records are drained but not decoded: decoding is the alert engine's work (bench alerts).
-      const runner = compiledRunner(compiled, { run: exec === 'jit' ? jitRunner() : interpret, decode: exec === 'interp' });
+      const runner = compiledRunner(compiled, { run: exec === 'jit' ? jitRunner() : interpret, decode: false });
       for (const ev of exec === 'jit' ? events : events.slice(0, 200)) runner.step(ev);
       // Passes alternate with passes of the stub kernel, so both see the same machine state.
       for (let rep = 0; rep < 5; rep++) {

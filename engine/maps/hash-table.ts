@@ -95,7 +95,9 @@ export class HashIndex {
     const ks = this.keySize;
     if (ks === 4) return this.find4(buf, off);
     if (ks === 8) return this.find8(buf, off);
-    if ((ks & 3) === 0) return this.findWords(buf, off);
+    // Word-sized keys at a 4-aligned address (program stack, map values): int32 reads. Any other
+    // key takes the byte path below, whose hashBytes is the same murmur3.
+    if ((ks & 3) === 0 && LITTLE_ENDIAN && (off & 3) === 0 && buf.byteOffset === 0) return this.findAligned(buf, off >>> 2);
     const h = hashBytes(buf, off, ks);
     const slots = this.slots;
     const mask = this.mask;
@@ -149,38 +151,7 @@ export class HashIndex {
     }
   }
 
-  /** Keys of a multiple of 4 bytes: hash and compare by words. */
-  private findWords(buf: Uint8Array, off: number): number {
-    if (LITTLE_ENDIAN && (off & 3) === 0 && buf.byteOffset === 0) return this.findAligned(buf, off >>> 2);
-    const nw = this.keySize >>> 2;
-    let h = 0x9747b28c ^ this.keySize;
-    for (let w = 0; w < nw; w++) {
-      const p = off + 4 * w;
-      h = mixWord(h, buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24));
-    }
-    h = fmix(h ^ this.keySize);
-    const slots = this.slots;
-    const mask = this.mask;
-    const kw = this.keyWords;
-    const hashes = this.hashes;
-    let i = h & mask;
-    for (;;) {
-      const e = slots[i];
-      if (e < 0) return -1;
-      if (hashes[e] === h) {
-        const base = e * nw;
-        let w = 0;
-        for (; w < nw; w++) {
-          const p = off + 4 * w;
-          if (kw[base + w] !== (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24))) break;
-        }
-        if (w === nw) return e;
-      }
-      i = (i + 1) & mask;
-    }
-  }
-
-  /** findWords for a 4-aligned key in a buffer starting at offset 0: one int32 read per word. */
+  /** A word-sized key at a 4-aligned offset of a buffer starting at 0: one int32 read per word. */
   private findAligned(buf: Uint8Array, base: number): number {
     if (buf.buffer !== this.viewOf) {
       this.viewOf = buf.buffer;

@@ -197,6 +197,29 @@ export class CheckCompiler {
   }
 
   /**
+   * Jump to `fresh` when the per-event cache slot at `slot` (its first u64 the generation it was
+   * filled at) was filled during this event; otherwise fall through with r1 = the scratch value
+   * and r2 = the event generation.
+   */
+  private ifFresh(slot: number, fresh: Label): void {
+    const e = this.e;
+    e.ldMapValue(1, this.maps.index(SCRATCH_MAP), 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.ldx(8, 3, 1, slot);
+    e.jmp(BPF_JEQ, 2, 3, fresh);
+  }
+
+  /** Stamp the slot with this event's generation and store `value` (a register or a constant) after it. */
+  private stamp(slot: number, value: Reg | { imm: number }): void {
+    const e = this.e;
+    e.ldMapValue(1, this.maps.index(SCRATCH_MAP), 0);
+    e.ldx(8, 2, 1, SCRATCH.gen);
+    e.stx(8, 1, slot, 2);
+    if (typeof value === 'number') e.stx(8, 1, slot + 8, value);
+    else e.st(8, 1, slot + 8, value.imm);
+  }
+
+  /**
    * A repeated sub-condition: the slot {generation, truth} says whether this event already
    * evaluated it; if not, evaluate and store.
    */
@@ -205,28 +228,23 @@ export class CheckCompiler {
     const scratch = this.maps.index(SCRATCH_MAP);
     const slot = this.maps.registry.cacheSlot(`memo|${exprKey(x)}`);
     this.withExits(t, f, (lt, lf) => {
-      const compute = e.label();
+      const known = e.label();
       const ct = e.label();
       const cf = e.label();
-      e.ldMapValue(1, scratch, 0);
-      e.ldx(8, 2, 1, SCRATCH.gen);
-      e.ldx(8, 3, 1, slot);
-      e.jmp(BPF_JNE, 2, 3, compute);
-      e.ldx(8, 2, 1, slot + 8);
-      e.jmp(BPF_JNE, 2, { imm: 0 }, lt);
-      e.ja(lf);
-      e.bind(compute);
+      this.ifFresh(slot, known);
       this.computing.add(x);
       this.expr(x, ct, cf);
       this.computing.delete(x);
       for (const [l, v, out] of [[ct, 1, lt], [cf, 0, lf]] as const) {
         e.bind(l);
-        e.ldMapValue(1, scratch, 0);
-        e.ldx(8, 2, 1, SCRATCH.gen);
-        e.stx(8, 1, slot, 2);
-        e.st(8, 1, slot + 8, v);
+        this.stamp(slot, { imm: v });
         e.ja(out);
       }
+      e.bind(known);
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(8, 2, 1, slot + 8);
+      e.jmp(BPF_JNE, 2, { imm: 0 }, lt);
+      e.ja(lf);
     });
   }
 
@@ -566,10 +584,7 @@ export class CheckCompiler {
     const area = this.maps.registry.cacheArea(key, 16 + size);
     const scratch = this.maps.index(SCRATCH_MAP);
     const have = e.label();
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 2, 1, SCRATCH.gen);
-    e.ldx(8, 3, 1, area);
-    e.jmp(BPF_JEQ, 2, 3, have);
+    this.ifFresh(area, have);
     e.stx(8, 1, area, 2);
     e.st(8, 1, area + 8, 0);
     find(have);
@@ -1108,10 +1123,7 @@ export class CheckCompiler {
     const scratch = this.maps.index(SCRATCH_MAP);
     const have = e.label();
     const store = e.label();
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 2, 1, SCRATCH.gen);
-    e.ldx(8, 3, 1, slot);
-    e.jmp(BPF_JEQ, 2, 3, have);
+    this.ifFresh(slot, have);
     key();
     e.ldMap(1, mapIdx);
     e.call(HELPER_MAP_LOOKUP);
@@ -1119,10 +1131,7 @@ export class CheckCompiler {
     e.jmp(BPF_JEQ, 0, { imm: 0 }, store);
     e.ldx(8, 3, 0, 8 * word);
     e.bind(store);
-    e.ldMapValue(1, scratch, 0);
-    e.ldx(8, 2, 1, SCRATCH.gen);
-    e.stx(8, 1, slot, 2);
-    e.stx(8, 1, slot + 8, 3);
+    this.stamp(slot, 3);
     e.bind(have);
     e.ldMapValue(1, scratch, 0);
     e.ldx(8, 0, 1, slot + 8);
@@ -1315,10 +1324,7 @@ export class CheckCompiler {
       const chunk = plan.chunks[ci];
       const slot = this.maps.registry.cacheSlot(`walk|${group}|${ci}`);
       const have = e.label();
-      e.ldMapValue(1, scratch, 0);
-      e.ldx(8, 2, 1, SCRATCH.gen);
-      e.ldx(8, 3, 1, slot);
-      e.jmp(BPF_JEQ, 2, 3, have);
+      this.ifFresh(slot, have);
       const flagged = chunk.sticky === 0n ? undefined : Uint8Array.from({ length: chunk.dfa.states }, (_, st) => ((BigInt(chunk.dfa.masks[2 * st]) | (BigInt(chunk.dfa.masks[2 * st + 1]) << 32n)) & chunk.sticky ? 1 : 0));
       const tab: AutomatonRef = { ...this.maps.automaton(chunk.dfa, nulIsSpace(plan.shape), flagged), classes: chunk.dfa.classes };
       const all = (1n << BigInt(chunk.res.length)) - 1n;
@@ -1351,9 +1357,7 @@ export class CheckCompiler {
         }
         e.alu64(BPF_OR, 0, 2);
       }
-      e.ldx(8, 2, 1, SCRATCH.gen);
-      e.stx(8, 1, slot, 2);
-      e.stx(8, 1, slot + 8, 0);
+      this.stamp(slot, 0);
       e.bind(have);
       e.ldMapValue(1, scratch, 0);
       e.ldx(8, 0, 1, slot + 8);

@@ -6,7 +6,6 @@
 import {
   BPF_ALU,
   BPF_ALU64,
-  BPF_CALL,
   BPF_JMP,
   BPF_JMP32,
   BPF_LD,

@@ -36,7 +36,6 @@ import {
   BPF_JSLE,
   BPF_JSLT,
   BPF_LSH,
-  BPF_MOV,
   BPF_MUL,
   BPF_OR,
   BPF_RSH,

@@ -28,7 +28,7 @@ import { HOOKS, HOOK_NAMES, type HookName } from './hooks.js';
 import { encodeSockaddrInto, sockaddrSize } from './inet.js';
 import { AT_FDCWD, NR_CONNECT, NR_EXECVE, NR_EXECVEAT, PT_REGS, SIGKILL } from './layouts.js';
 import {
-  KC, KC_NAME, KD, KD_NAME, KDP_NAME, KS_NAME, dnsPairKey, encodeSock, KERNEL_MAP_DEFS, KG_NAME, KP, KP_NAME, KU_NAME, dnsKey, encodeContainer, encodeName,
+  KC, KC_NAME, KD, KD_NAME, KS_NAME, encodeSock, KERNEL_MAP_DEFS, KG_NAME, KP, KP_NAME, KU_NAME, dnsKey, encodeContainer, encodeName,
   encodeProc, u32Key, u64Key,
 } from './maps.js';
 import { UserMemory } from './user-memory.js';
@@ -80,7 +80,6 @@ const EPHEMERAL_HIGH = 60999;
 /** Exit status a shell reports for a SIGKILLed process (128 + 9). */
 export const KILLED_EXIT_CODE = 128 + SIGKILL;
 
-const DNS_NAME_PRESENT = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
 
 interface CtxSlot {
   addr: number;
@@ -141,7 +140,6 @@ export class SimKernel<P> {
       for (const def of KERNEL_MAP_DEFS(opts.mapSizes)) this.maps.set(def.name, opts.createMap(def));
       this.writeNames();
       for (const c of this.table.containers()) this.writeContainer(c.id);
-      for (const [ip, names] of this.table.staticAnswers()) this.writeDnsNames(ip, names);
     }
   }
 
@@ -188,16 +186,6 @@ export class SimKernel<P> {
     }
     // Only addresses in some list are kept: the map stays small and a miss means "in none".
     if (any) t.map.update(key, value);
-  }
-
-  /** kestrel_dns_names: every name known for an address (static hosts and observed answers). */
-  private writeDnsNames(ip: string, names: readonly string[]): void {
-    const m = this.maps.get(KDP_NAME);
-    if (m === undefined) return;
-    for (const n of names) {
-      const key = dnsPairKey(ip, normName(n));
-      if (key !== undefined) m.update(key, DNS_NAME_PRESENT);
-    }
   }
 
   // ---- attachment ----
@@ -277,10 +265,7 @@ export class SimKernel<P> {
             if (key !== undefined) m.update(key, name);
           }
         }
-        for (const ip of ev.addrs) {
-          this.writeDnsNames(ip, [ev.name]);
-          for (const t of this.dnsTrackers) this.writeDnsSet(t, ip);
-        }
+        for (const ip of ev.addrs) for (const t of this.dnsTrackers) this.writeDnsSet(t, ip);
         out.push({ event: ev, context });
         break;
       }

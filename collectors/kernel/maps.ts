@@ -16,7 +16,6 @@ export const KC_NAME = 'kestrel_containers';
 export const KU_NAME = 'kestrel_users';
 export const KG_NAME = 'kestrel_groups';
 export const KD_NAME = 'kestrel_dns';
-export const KDP_NAME = 'kestrel_dns_names';
 export const KS_NAME = 'kestrel_socks';
 
 /** 0xffffffff: "unknown" in u32 fields (uid, gid, loginuid), like the kernel's unset loginuid. */
@@ -103,13 +102,6 @@ export const KU = { name: 0, nameSize: 32, size: 32 } as const;
 export const KD = { keySize: 16, name: 0, nameSize: 128, size: 128 } as const;
 
 /*
- * kestrel_dns_names: HASH, key { u8 addr[16]; char name[128]; } (address as in kestrel_dns, name
- * lower-case, NUL-padded) → u64 1: every name observed (or configured) for an address, so a
- * program can ask "is X one of this address's names" with one lookup (Falco's fd.sip.name).
- */
-export const KDP = { addr: 0, name: 16, nameSize: 128, keySize: 144, valueSize: 8 } as const;
-
-/*
  * kestrel_socks: LRU_HASH, key u64 pid_tgid → struct kestrel_sock {  // the local end of the
  *   u16 family;  // 0   AF_INET 2 / AF_INET6 10 / AF_UNIX 1        // task's latest connect,
  *   u16 lport;   // 2   host order                                 // as a program reads it
@@ -126,19 +118,8 @@ export const KERNEL_MAP_DEFS = (sizes: { procs?: number; containers?: number; us
   { name: KU_NAME, type: BPF_MAP_TYPE_HASH, keySize: 4, valueSize: KU.size, maxEntries: sizes.users ?? 4096, flags: 0 },
   { name: KG_NAME, type: BPF_MAP_TYPE_HASH, keySize: 4, valueSize: KU.size, maxEntries: sizes.users ?? 4096, flags: 0 },
   { name: KD_NAME, type: BPF_MAP_TYPE_HASH, keySize: KD.keySize, valueSize: KD.size, maxEntries: sizes.dns ?? 8192, flags: 0 },
-  { name: KDP_NAME, type: BPF_MAP_TYPE_LRU_HASH, keySize: KDP.keySize, valueSize: KDP.valueSize, maxEntries: sizes.dns ?? 8192, flags: 0 },
   { name: KS_NAME, type: BPF_MAP_TYPE_LRU_HASH, keySize: 8, valueSize: KS.size, maxEntries: sizes.procs ?? 16384, flags: 0 },
 ];
-
-/** kestrel_dns_names key for (address, name). */
-export function dnsPairKey(ip: string, name: string): Uint8Array | undefined {
-  const addr = dnsKey(ip);
-  if (addr === undefined) return undefined;
-  const key = new Uint8Array(KDP.keySize);
-  key.set(addr, KDP.addr);
-  putStr(key, KDP.name, KDP.nameSize, name);
-  return key;
-}
 
 /** kestrel_socks value. */
 export function encodeSock(family: number, lport: number, proto: number, laddr: string | undefined): Uint8Array {

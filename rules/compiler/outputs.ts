@@ -224,8 +224,8 @@ function planAccess(plan: OutputPlan, acc: Access, hook: Hook): Deriver | undefi
       return (g) => (g(k) === 6 ? 'tcp' : g(k) === 17 ? 'udp' : null);
     }
     case 'dnsname':
-      // The names of an address are a set in the kernel (kestrel_dns_names); the alert side
-      // resolves them from its own table when it renders.
+      // The names of an address are a set (the kernel keeps only which name lists they meet);
+      // the alert side resolves them from its own table when it renders.
       return undefined;
   }
 }

@@ -113,7 +113,7 @@ export function compileRuleSet(set: RuleSet, opts: CompileOptions = {}): Compile
       try {
         const log = new WalkLog();
         ruleProgram(new MapRegistry(16384), hook, [code], 'probe', opts.matching ?? 'all', { log });
-        for (const [k, g] of log.groups) for (let u = 0; u < g.uses; u++) walkLogs[hook].add(k, g.shape, [...g.res.values()]);
+        walkLogs[hook].merge(log);
       } catch (e) {
         if (e instanceof Unsupported || e instanceof EmitError) {
           unsupported.push({ rule: r.name, hook, reason: e.message });

@@ -32,6 +32,18 @@ export class WalkLog {
     g.uses++;
     for (const r of res) g.res.set(reKey(r), r);
   }
+
+  /** Add another log's walks (a rule's probe compile that succeeded). */
+  merge(other: WalkLog): void {
+    for (const [group, g] of other.groups) {
+      const mine = this.groups.get(group);
+      if (mine === undefined) this.groups.set(group, { shape: g.shape, res: new Map(g.res), uses: g.uses });
+      else {
+        mine.uses += g.uses;
+        for (const [k, r] of g.res) mine.res.set(k, r);
+      }
+    }
+  }
 }
 
 export interface WalkChunk {

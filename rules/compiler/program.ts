@@ -2,7 +2,7 @@
 // container, connect arguments), then every rule's condition in turn; a rule that holds writes
 // one match record to the ring buffer (rule id, header, the carriers its output needs).
 
-import { BPF_ADD, BPF_JEQ, BPF_JLE, BPF_JNE, BPF_OR, BPF_RSH } from '../../engine/isa.js';
+import { BPF_ADD, BPF_AND, BPF_JEQ, BPF_JLE, BPF_JNE, BPF_OR, BPF_RSH } from '../../engine/isa.js';
 import { KP } from '../../collectors/kernel/maps.js';
 import {
   HDR_CGROUP_ID,
@@ -40,6 +40,7 @@ import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
 import type { SharedWalks } from './shared-walks.js';
 import { planMemo } from './memo.js';
+import { guardOf, USELESS_GUARD } from './guard.js';
 
 const H_LOOKUP = 1;
 const H_UPDATE = 2;
@@ -205,14 +206,59 @@ export function ruleProgram(
   }
   zeroTemps(e);
 
-  for (const r of rules) {
-    const hit = e.label();
+  // Two passes, so that the code a quiet event runs is one contiguous stretch: the first tests
+  // every rule's guard (guard.ts: a cheap check the condition implies, usually a process name
+  // that does not match) and notes the rules whose guard held in candidate words; the second
+  // runs the full condition of each candidate and writes its record, in rule order, and is
+  // skipped word by word when there is no candidate. The words live in scratch, whose contents
+  // the verifier does not track, so the paths of the first pass still merge.
+  const scratch = maps.index(SCRATCH_MAP);
+  const guards = rules.map((r) => guardOf(r.expr));
+  const always = guards.map((g) => g.p >= USELESS_GUARD);
+  const words = Math.max(1, Math.ceil(rules.length / CANDIDATE_BITS));
+  const area = maps.registry.cacheArea(`candidates|${name}`, 4 * words);
+  const word = (k: number): number => area + 4 * Math.floor(k / CANDIDATE_BITS);
+  const bit = (k: number): number => 1 << k % CANDIDATE_BITS;
+  e.ldMapValue(1, scratch, 0);
+  for (let w = 0; w < words; w++) e.st(4, 1, area + 4 * w, 0);
+  guards.forEach((g, k) => {
+    if (always[k]) return;
+    const pass = e.label();
     const next = e.label();
-    cc.expr(r.expr, hit, next);
-    e.bind(hit);
-    writeRecord(e, cc, maps, hook, r);
-    if (matching === 'first') e.ja(out);
+    cc.expr(g.expr, pass, next);
+    e.bind(pass);
+    e.ldMapValue(1, scratch, 0);
+    e.ldx(4, 2, 1, word(k));
+    e.alu64(BPF_OR, 2, { imm: bit(k) });
+    e.stx(4, 1, word(k), 2);
     e.bind(next);
+  });
+  for (let w = 0; w < words; w++) {
+    const first = w * CANDIDATE_BITS;
+    const inWord = rules.slice(first, first + CANDIDATE_BITS).map((r, i) => ({ r, k: first + i }));
+    const wordDone = e.label();
+    if (!inWord.some(({ k }) => always[k])) {
+      e.ldMapValue(1, scratch, 0);
+      e.ldx(4, 2, 1, area + 4 * w);
+      e.jmp(BPF_JEQ, 2, { imm: 0 }, wordDone);
+    }
+    for (const { r, k } of inWord) {
+      const hit = e.label();
+      const next = e.label();
+      if (!always[k]) {
+        e.ldMapValue(1, scratch, 0);
+        e.ldx(4, 2, 1, word(k));
+        e.alu64(BPF_AND, 2, { imm: bit(k) });
+        e.jmp(BPF_JEQ, 2, { imm: 0 }, next);
+      }
+      // A guard that is the whole condition has been tested.
+      cc.expr(guards[k].expr === r.expr && !always[k] ? TRUE : r.expr, hit, next);
+      e.bind(hit);
+      writeRecord(e, cc, maps, hook, r);
+      if (matching === 'first') e.ja(out);
+      e.bind(next);
+    }
+    e.bind(wordDone);
   }
   e.bind(out);
   e.movImm(0, 0);
@@ -228,6 +274,11 @@ export function ruleProgram(
     rules: rules.map((r) => r.id),
   };
 }
+
+/** Candidate bits per 32-bit word: bit 31 would not fit a sign-extended immediate. */
+const CANDIDATE_BITS = 31;
+
+const TRUE: TExpr = { kind: 'const', value: true, origin: { kind: 'rule', name: '' } };
 
 function writeRecord(e: Emitter, cc: CheckCompiler, maps: CompilerMaps, hook: Hook, r: RuleCode): void {
   const layout = layoutRecord(r.carriers.map((c) => ({ fieldId: c.fieldId, kind: c.carrier.kind, cap: c.carrier.size })));

@@ -34,7 +34,7 @@ const NAME_FIELDS: ReadonlySet<string> = new Set(['proc.name', 'proc.pname', 'pr
 const NAME_OPS: ReadonlySet<string> = new Set(['=', '==', 'in', 'intersects', 'startswith']);
 
 /** A conjunct that is cheap and rarely true: equality or membership on a process name. */
-function selective(e: TExpr): boolean {
+export function selective(e: TExpr): boolean {
   if (e.kind === 'or') return e.children.every(selective);
   return e.kind === 'check' && e.lhs.kind === 'field' && e.lhs.arg === undefined && NAME_FIELDS.has(e.lhs.def.name) && NAME_OPS.has(e.op) && e.modifier === undefined && e.rhs.kind === 'values';
 }

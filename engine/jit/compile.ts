@@ -102,6 +102,15 @@ export const JIT_OUT = 0x400;
  */
 export const JIT_INLINE_OK = 0x410;
 
+/**
+ * The current task's ids for get_current_pid_tgid / get_current_uid_gid inside WebAssembly:
+ * runJit leaves 1 at JIT_TASK_OK when both helpers are the built-in ones and a task is current,
+ * with pid | tgid << 32 at JIT_TASK and uid | gid << 32 at JIT_TASK + 8 (page 0, beside
+ * JIT_INLINE_OK); 0 otherwise, and the call sites take the import.
+ */
+export const JIT_TASK_OK = 0x414;
+export const JIT_TASK = 0x418;
+
 const BIT_LOCALS = 13;
 const INLINE_LOOKUP_LOCALS: ValType[] = new Array<ValType>(BIT_LOCALS).fill(I32);
 
@@ -354,10 +363,24 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.gget(G.minFp).op(Op.i64_lt_s).op(Op.if).u8(0x40).i32c(pc).gset(G.faultPc).i32c(JitFault.CallDepth).gset(G.fault).op(Op.unreachable).op(Op.end);
     };
     const callHelper = (pc: number, id: number): void => {
+      const site = sites.get(pc);
+      if (site?.kind === 'fast' && FAST_RET_HI.includes(site.id)) {
+        // The ids runJit left in page 0; the import when it left none. Both paths leave the
+        // exchange area as the interpreter does (arguments, then r0 at HELPER_RET).
+        for (let k = 1; k <= 5; k++) c.i32c(0).get(L.reg[k]).mem(Op.i64_store, 3, HELPER_ARGS + (k - 1) * 8);
+        c.i32c(0).mem(Op.i32_load, 2, JIT_TASK_OK).op(Op.if).u8(BLOCK_VOID);
+        c.i32c(0).i32c(0).mem(Op.i64_load, 3, JIT_TASK + (site.id === 14 ? 0 : 8)).tee(r0).mem(Op.i64_store, 3, HELPER_RET);
+        c.op(Op.else);
+        callImport(pc, id, site);
+        c.op(Op.end);
+        return;
+      }
       // r1..r5 go to the exchange area on every path: a fast import falls back to the generic
       // helper (replaced helpers, arguments a helper would fault on) with the same arguments.
       for (let k = 1; k <= 5; k++) c.i32c(0).get(L.reg[k]).mem(Op.i64_store, 3, HELPER_ARGS + (k - 1) * 8);
-      const site = sites.get(pc);
+      callImport(pc, id, site);
+    };
+    const callImport = (pc: number, id: number, site: CallSite | undefined): void => {
       if (site !== undefined && site.kind !== 'generic') {
         c.i32c(pc).gset(G.faultPc);
         flush(); // a failing helper reports the count so far

@@ -177,6 +177,46 @@ describe('JIT direct helper imports', () => {
     });
   });
 
+  it('pid_tgid and uid_gid are read inside WebAssembly: one task query per run, whatever the calls', () => {
+    const prog = `
+  call 14
+  mov r6, r0
+  call 15
+  xor r6, r0
+  call 14
+  add r6, r0
+  call 15
+  add r6, r0
+  mov r0, r6
+  exit
+`;
+    // Sides in agree's order: interpreter, JIT with direct imports, JIT with trampolines.
+    const asked = [0, 0, 0];
+    let n = 0;
+    const count = (s: Side): void => {
+      const which = n++;
+      const real = s.env.currentTask.bind(s.env);
+      s.env.currentTask = () => {
+        asked[which]++;
+        return real();
+      };
+    };
+    // The task changes between runs; every run sees its own.
+    const { results } = agree(prog, { fill: count }, 4, (s, k) => {
+      s.env.task = { pid: 0x9000_0000 + k, tgid: 77 + k, uid: 1000 + k, gid: 0xffff_fff0, comm: 'w', cgroupId: 9n, taskAddr: 1n };
+    });
+    expect(new Set(results.map((r) => r.r0lo)).size).toBe(4);
+    expect(asked).toEqual([4 * 4, 4, 4 * 4]);
+  });
+
+  it('task ids that are not numbers take the import (the same helper fault)', () => {
+    const odd = (s: Side): void => {
+      s.env.task = { pid: 5n as unknown as number, tgid: 1, uid: 2, gid: 3, comm: 'z', cgroupId: 1n, taskAddr: 1n };
+    };
+    const { results } = agree(TASK_PROG, { fill: odd });
+    expect(results[0].fault?.message).toMatch(/helper 14 failed/);
+  });
+
   it('a throwing environment is the same helper fault at the same instruction', () => {
     const boom = (s: Side): void => {
       s.env.currentTask = () => {

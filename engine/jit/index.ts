@@ -10,7 +10,7 @@ import type { LoadedProgram } from '../program.js';
 import type { Runtime } from '../runtime.js';
 import { runProgram, type RunOptions, type RunResult } from '../interpreter.js';
 import { verify, type ProgType, type VerifyOptions, type VerifyResult } from '../verifier/index.js';
-import { compileModule } from './compile.js';
+import { FAST_RET_HI, compileModule } from './compile.js';
 import { jitOf, runJit, type JitProgram } from './run.js';
 
 export { runJit, type JitProgram } from './run.js';
@@ -69,6 +69,7 @@ export function compileProgram(prog: LoadedProgram, opts: JitOptions = {}): JitP
             }),
       instances: new WeakMap(),
       last: undefined,
+      usesTask: info.fastHelpers.some((h) => FAST_RET_HI.includes(h)),
     };
     jitOf.set(prog, jp);
     return jp;

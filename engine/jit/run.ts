@@ -7,13 +7,40 @@ import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT
 import type { Runtime } from '../runtime.js';
 import type { LoadedProgram } from '../program.js';
 import { VmFault, isProgArray, runProgram, runTimingEnabled, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
-import { HELPER_TAIL_CALL, JIT_INLINE_OK, JIT_OUT, JitFault, type CompiledModule } from './compile.js';
+import { FAST_RET_HI, HELPER_TAIL_CALL, JIT_INLINE_OK, JIT_OUT, JIT_TASK, JIT_TASK_OK, JitFault, type CompiledModule } from './compile.js';
 import { HELPER_IMPLS } from '../helpers/impl.js';
 import { HelperError, callGeneric, fastImport, lookupImport } from './fast.js';
 
 const OUT = JIT_OUT >>> 2;
 const INLINE_OK = JIT_INLINE_OK >>> 2;
 const BUILTIN_LOOKUP = HELPER_IMPLS[1];
+const TASK_OK = JIT_TASK_OK >>> 2;
+const TASK = JIT_TASK >>> 2;
+const BUILTIN_PID_TGID = HELPER_IMPLS[14];
+const BUILTIN_UID_GID = HELPER_IMPLS[15];
+
+/**
+ * Leave the current task's ids where the compiled get_current_pid_tgid/uid_gid read them, when
+ * the built-ins would return exactly those (a task, numeric ids); else flag the import path.
+ */
+function publishTask(rt: Runtime, u32: Uint32Array): void {
+  let t: ReturnType<Runtime['env']['currentTask']>;
+  try {
+    t = rt.helpers[14] === BUILTIN_PID_TGID && rt.helpers[15] === BUILTIN_UID_GID ? rt.env.currentTask() : undefined;
+  } catch {
+    // The call site's import meets the same error and reports it as the helper's fault.
+    t = undefined;
+  }
+  if (t === undefined || typeof t.pid !== 'number' || typeof t.tgid !== 'number' || typeof t.uid !== 'number' || typeof t.gid !== 'number') {
+    u32[TASK_OK] = 0;
+    return;
+  }
+  u32[TASK] = t.pid;
+  u32[TASK + 1] = t.tgid;
+  u32[TASK + 2] = t.uid;
+  u32[TASK + 3] = t.gid;
+  u32[TASK_OK] = 1;
+}
 
 export interface JitProgram {
   readonly kind: 'jit';
@@ -35,6 +62,8 @@ export interface JitProgram {
   readonly instances: WeakMap<WebAssembly.Memory, JitInstance>;
   /** The instance of the last run (most programs only ever run on one memory). */
   last?: JitInstance;
+  /** Reads the current task's ids inside WebAssembly (runOn publishes them). */
+  readonly usesTask: boolean;
 }
 
 /** Shared by every program of one tail-call chain. */
@@ -208,6 +237,7 @@ function runOn(
   const u32 = chain.rt.mem.u32;
   const okBefore = u32[INLINE_OK];
   u32[INLINE_OK] = chain.rt.helpers[1] === BUILTIN_LOOKUP ? 1 : 0;
+  if (jp.usesTask) publishTask(chain.rt, u32);
   // try/catch without finally: a finally block costs several ns per run in V8.
   let lo: number;
   try {
@@ -215,10 +245,13 @@ function runOn(
   } catch (e) {
     inst.chain = prev;
     chain.rt.mem.u32[INLINE_OK] = okBefore;
+    chain.rt.mem.u32[TASK_OK] = 0;
     return faultResult(jp, inst, e, budget);
   }
   inst.chain = prev;
   chain.rt.mem.u32[INLINE_OK] = okBefore;
+  // A run this one was nested in may have a different current task now: it takes the imports.
+  chain.rt.mem.u32[TASK_OK] = 0;
   return { r0lo: lo >>> 0, r0hi: u32[OUT], instructions: u32[OUT + 1] + u32[OUT + 2] * 4294967296 };
 }
 

@@ -299,7 +299,31 @@ export function runProgram(
   return res;
 }
 
-function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): RunResult {
+/**
+ * Continue a run of `prog` in its main function at instruction `pc`, with r0..r10 as given
+ * (lo/hi halves) and `count` instructions already executed: the JIT hands over here when the
+ * rest of a run might reach the budget (engine/jit/compile.ts, runFast). r10 must be frame 0's
+ * top (the interpreter's own stack area). Statistics are left to the caller.
+ */
+export function resumeProgram(prog: LoadedProgram, rt: Runtime, pc: number, regs: Uint32Array, count: number, budget: number): RunResult {
+  const st = acquireState(rt.mem);
+  try {
+    st.regs.fill(0);
+    st.regs.set(regs.subarray(0, 22));
+    return exec(prog, rt, st, budget, pc, count);
+  } catch (e) {
+    return {
+      r0lo: 0,
+      r0hi: 0,
+      instructions: count,
+      fault: new VmFault('internal', -1, `${prog.spec.name}: internal error: ${e instanceof Error ? e.message : String(e)}`),
+    };
+  } finally {
+    st.busy = false;
+  }
+}
+
+function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number, startPc = 0, startCount = 0): RunResult {
   const R = st.regs;
   const mem = rt.mem;
   let dv = mem.dv;
@@ -315,8 +339,8 @@ function exec(entry: LoadedProgram, rt: Runtime, st: RunState, budget: number): 
 
   let depth = 0;
   let tailCalls = 0;
-  let count = 0;
-  let pc = 0;
+  let count = startCount;
+  let pc = startPc;
   let fault: VmFault | undefined;
   // Bounds of the last region a load (r) or store (w) was checked against with canAccess.
   // Regions change only inside helpers, so both caches are dropped after every helper call.

@@ -25,6 +25,7 @@ import { EXTRA_LOCALS, JitCompileError, L, lowerAlu, lowerCond, lowerLdx, lowerS
 import { emitDispatch, emitStructured } from './structure.js';
 import { BLOCK_VOID, Code, F64, I32, I64, ModuleBuilder, Op, type FuncType, type ValType } from './wasm.js';
 import { DESC, INLINE_HASH_MAGIC } from '../maps/inline-lookup.js';
+import { fastPlan } from './worst-case.js';
 
 export const HELPER_TAIL_CALL = 12;
 export const HELPER_LOOP = 181;
@@ -39,7 +40,14 @@ export enum JitFault {
   None = 0,
   Budget = 1,
   CallDepth = 2,
+  /** runFast: a bpf_loop count above the verifier's bound (never, if the verifier is right). */
+  LoopBound = 3,
+  /** runFast: the rest of the run may reach the budget; the interpreter continues it (JIT_RESUME). */
+  Resume = 4,
 }
+
+/** Where runFast leaves r0..r10 (u64 each) when it hands a run over to the interpreter. */
+export const JIT_RESUME = 0x440;
 
 export interface CompileOptions {
   /** r10 of a callee frame = caller's r10 + frameStep (the interpreter's stack layout). */
@@ -48,6 +56,8 @@ export interface CompileOptions {
   forceDispatch?: boolean;
   /** Compile every helper call through the generic trampoline (tests, bench). */
   noFastHelpers?: boolean;
+  /** bpf_loop call site → most iterations (the verifier's VerifyResult.loopBounds). */
+  loopBounds?: ReadonlyMap<number, number>;
 }
 
 /**
@@ -80,6 +90,13 @@ export interface CompiledModule {
   usesTailCall: boolean;
   frameStep: number;
   functions: { start: number; end: number; blocks: number; reducible: boolean }[];
+  /**
+   * The smallest budget for which a run may start in `runFast` (worst-case.ts: FastPlan.entry),
+   * Infinity when the module has no such export: the same program without a budget test per
+   * block, which hands the run to the interpreter at a bpf_loop call of the main function
+   * when the rest might reach the budget.
+   */
+  fastEntry: number;
 }
 
 const FN_TYPE: FuncType = { params: [I64, I64, I64, I64, I64, I64], results: [I64] };
@@ -320,15 +337,30 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32, I32], results: [I32] }));
   for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
   const inlineLookup = lookupMaps.length > 0 ? m.declareFunction({ params: [I32, I64, I32], results: [I64] }) : -1;
+  const uniqueCallbacks = [...new Set(callbacks)];
+  /** The callback r2 holds at the bpf_loop call at `pc`, if an lddw func set it in this block. */
+  const staticCallback = (pc: number): number | undefined => staticLddw(pc, 2, [4]);
+  const callbacksAt = (pc: number): readonly number[] => {
+    const known = staticCallback(pc);
+    return known !== undefined ? [known] : uniqueCallbacks;
+  };
+  const cfgOf = new Map(starts.map((st, fi) => [st, cfgs[fi]] as const));
+  const plan = opts.loopBounds === undefined ? undefined : fastPlan({ insns, cfgOf, loopBounds: opts.loopBounds, callbacksAt });
+  // Runs whose budget covers the plan get a second copy of every function without the budget
+  // test in each block (the count is still kept: statistics and helpers see it).
+  const withFast = plan !== undefined;
+  const fastIndexOfStart = new Map<number, number>();
+  const ENTRY_TYPE: FuncType = { params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32] };
   for (const s of starts) fnIndexOfStart.set(s, m.declareFunction(FN_TYPE));
-  const entry = m.declareFunction({ params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32] });
+  if (withFast) for (const s of starts) fastIndexOfStart.set(s, m.declareFunction(FN_TYPE));
+  const entry = m.declareFunction(ENTRY_TYPE);
+  const entryFast = withFast ? m.declareFunction(ENTRY_TYPE) : -1;
 
 
   if (inlineLookup >= 0) m.defineFunction(inlineLookup, INLINE_LOOKUP_LOCALS, inlineLookupBody());
 
   const functions: CompiledModule['functions'] = [];
-  const uniqueCallbacks = [...new Set(callbacks)];
-  starts.forEach((start, fi) => {
+  const emitFunction = (start: number, fi: number, fast: boolean): void => {
     const end = ends[fi];
     const cfg = cfgs[fi];
     const c = new Code(1024);
@@ -349,7 +381,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.set(L.cnt);
     };
     const callFn = (targetStart: number, pc: number): number => {
-      const f = fnIndexOfStart.get(targetStart);
+      const f = (fast ? fastIndexOfStart : fnIndexOfStart).get(targetStart);
       if (f === undefined) throw new JitCompileError(pc, `call target ${targetStart} is not a function entry`);
       return f;
     };
@@ -441,8 +473,6 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.call(f);
       c.i32c(0).mem(Op.i64_load, 3, HELPER_RET).set(r0);
     };
-    /** The callback r2 holds at the bpf_loop call at `pc`, if an lddw func set it in this block. */
-    const staticCallback = (pc: number): number | undefined => staticLddw(pc, 2, [4]);
     const callLoop = (pc: number): void => {
       if (uniqueCallbacks.length === 0) throw new JitCompileError(pc, 'bpf_loop without any callback in the program');
       const [r1, r2, r3, r4] = [L.reg[1], L.reg[2], L.reg[3], L.reg[4]];
@@ -453,6 +483,23 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       c.get(r1).tee(L.t1).i64c(BPF_MAX_LOOPS).op(Op.i64_gt_u).op(Op.if).u8(0x40);
       c.i64c(-E2BIG).set(r0);
       c.op(Op.else);
+      const cut = fast && start === 0 ? plan?.afterCut.get(pc) : undefined;
+      if (cut !== undefined) {
+        // A cut (worst-case.ts): the loop and the stretch after it must fit the budget with
+        // this count, or the interpreter continues from this call with the registers as they
+        // are (no instruction of the call has run yet).
+        c.get(L.cnt);
+        if (rest !== 0) c.i64c(rest).op(Op.i64_sub);
+        c.get(L.t1).i64c(plan?.perIteration.get(pc) ?? 0).op(Op.i64_mul).op(Op.i64_add).i64c(cut).op(Op.i64_add);
+        c.get(L.budget).op(Op.i64_gt_u).op(Op.if).u8(BLOCK_VOID);
+        for (let k = 0; k <= 10; k++) c.i32c(0).get(L.reg[k]).mem(Op.i64_store, 3, JIT_RESUME + 8 * k);
+        c.get(L.cnt).i64c(rest + 1).op(Op.i64_sub).gset(G.cnt);
+        c.i32c(pc).gset(G.faultPc).i32c(JitFault.Resume).gset(G.fault).op(Op.unreachable).op(Op.end);
+      } else if (fast) {
+        // The plan assumed at most the verifier's bound: a larger count is a verifier bug.
+        c.get(L.t1).i64c(opts.loopBounds?.get(pc) ?? 0).op(Op.i64_gt_u).op(Op.if).u8(BLOCK_VOID);
+        c.i32c(pc).gset(G.faultPc).i32c(JitFault.LoopBound).gset(G.fault).op(Op.unreachable).op(Op.end);
+      }
       c.i64c(0).set(L.t2);
       c.op(Op.block).u8(0x40).op(Op.loop).u8(0x40);
       c.get(L.t2).get(L.t1).op(Op.i64_ge_u).brIf(1);
@@ -460,8 +507,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       flush();
       // callback(i, ctx, 0, 0, 0) in a fresh frame. The callback is usually known statically
       // (an lddw func into r2 earlier in the block); otherwise select on r2's value.
-      const known = staticCallback(pc);
-      const cands = known !== undefined ? [known] : uniqueCallbacks;
+      const cands = callbacksAt(pc);
       const invoke = (k: number): void => {
         const cb = cands[k];
         if (k === cands.length - 1) {
@@ -530,9 +576,13 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         // Count and budget once per block (the verifier bounds loops; the budget bounds runs).
         // The fault path records and traps inline (the JS driver turns the trap into a VmFault):
         // a call there, in every block, made V8's code for large programs almost twice as slow.
-        c.get(L.cnt).i64c(b.count).op(Op.i64_add).tee(L.cnt).get(L.budget).op(Op.i64_gt_u);
-        c.op(Op.if).u8(0x40).i32c(b.start).gset(G.faultPc).get(L.cnt).i64c(b.count).op(Op.i64_sub).gset(G.cnt);
-        c.i32c(JitFault.Budget).gset(G.fault).op(Op.unreachable).op(Op.end);
+        // The fast copy only counts: its runs cannot reach the budget.
+        if (fast) c.get(L.cnt).i64c(b.count).op(Op.i64_add).set(L.cnt);
+        else {
+          c.get(L.cnt).i64c(b.count).op(Op.i64_add).tee(L.cnt).get(L.budget).op(Op.i64_gt_u);
+          c.op(Op.if).u8(0x40).i32c(b.start).gset(G.faultPc).get(L.cnt).i64c(b.count).op(Op.i64_sub).gset(G.cnt);
+          c.i32c(JitFault.Budget).gset(G.fault).op(Op.unreachable).op(Op.end);
+        }
         const stop = b.term === Term.Fall ? b.last + 1 : b.last;
         let j = 0;
         for (let pc = b.start; pc < stop; pc++, j++) {
@@ -558,31 +608,42 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     if (c.len > MAX_WASM_FUNCTION_BYTES) {
       throw new JitCompileError(start, `function of ${end - start} instructions needs ${c.len} bytes of wasm, over V8's ${MAX_WASM_FUNCTION_BYTES}`);
     }
-    m.defineFunction(fnIndexOfStart.get(start) as number, EXTRA_LOCALS, c);
-    functions.push({ start, end, blocks: cfg.order.length, reducible: cfg.reducible });
+    m.defineFunction((fast ? fastIndexOfStart : fnIndexOfStart).get(start) as number, EXTRA_LOCALS, c);
+    if (!fast) functions.push({ start, end, blocks: cfg.order.length, reducible: cfg.reducible });
+  };
+  starts.forEach((start, fi) => {
+    emitFunction(start, fi, false);
+    if (withFast) emitFunction(start, fi, true);
   });
 
   // entry(r1lo, r1hi, r2lo, r2hi, fp, minFp, budgetLo, budgetHi) -> r0lo; r0hi and the count
   // in globals, so the JavaScript side never builds a BigInt per run.
-  const e = new Code(128);
-  const wide = (lo: number, hi: number): void => {
-    e.get(lo).op(Op.i64_extend_i32_u).get(hi).op(Op.i64_extend_i32_u).i64c(32).op(Op.i64_shl).op(Op.i64_or);
+  const entryBody = (main: number): Code => {
+    const e = new Code(128);
+    const wide = (lo: number, hi: number): void => {
+      e.get(lo).op(Op.i64_extend_i32_u).get(hi).op(Op.i64_extend_i32_u).i64c(32).op(Op.i64_shl).op(Op.i64_or);
+    };
+    e.i64c(0).gset(G.cnt).i32c(0).gset(G.fault);
+    e.get(5).op(Op.i64_extend_i32_u).gset(G.minFp);
+    wide(6, 7);
+    e.gset(G.budget);
+    wide(0, 1);
+    wide(2, 3);
+    e.i64c(0).i64c(0).i64c(0).get(4).op(Op.i64_extend_i32_u).call(main);
+    e.set(8);
+    e.i32c(0).get(8).i64c(32).op(Op.i64_shr_u).mem(Op.i64_store32, 2, JIT_OUT);
+    e.i32c(0).gget(G.cnt).mem(Op.i64_store, 2, JIT_OUT + 4);
+    e.get(8).op(Op.i32_wrap_i64);
+    return e;
   };
-  e.i64c(0).gset(G.cnt).i32c(0).gset(G.fault);
-  e.get(5).op(Op.i64_extend_i32_u).gset(G.minFp);
-  wide(6, 7);
-  e.gset(G.budget);
-  wide(0, 1);
-  wide(2, 3);
-  e.i64c(0).i64c(0).i64c(0).get(4).op(Op.i64_extend_i32_u).call(fnIndexOfStart.get(0) as number);
-  e.set(8);
-  e.i32c(0).get(8).i64c(32).op(Op.i64_shr_u).mem(Op.i64_store32, 2, JIT_OUT);
-  e.i32c(0).gget(G.cnt).mem(Op.i64_store, 2, JIT_OUT + 4);
-  e.get(8).op(Op.i32_wrap_i64);
-  m.defineFunction(entry, [I64], e);
+  m.defineFunction(entry, [I64], entryBody(fnIndexOfStart.get(0) as number));
+  if (withFast) {
+    m.defineFunction(entryFast, [I64], entryBody(fastIndexOfStart.get(0) as number));
+    m.exportFunction('runFast', entryFast);
+  }
   m.exportFunction('run', entry);
   m.exportGlobal('fault', G.fault);
   m.exportGlobal('faultPc', G.faultPc);
   m.exportGlobal('cnt', G.cnt);
-  return { bytes: m.build(), helpers, fastHelpers, lookupMaps, usesTailCall, frameStep: opts.frameStep, functions };
+  return { bytes: m.build(), helpers, fastHelpers, lookupMaps, usesTailCall, frameStep: opts.frameStep, functions, fastEntry: plan?.entry ?? Infinity };
 }

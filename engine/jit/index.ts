@@ -45,7 +45,8 @@ export function compileProgram(prog: LoadedProgram, opts: JitOptions = {}): JitP
       return { error: `not compiled: the verifier rejected it${vr.error ? ` (insn ${vr.error.insn}: ${vr.error.message})` : ''}` };
     }
     const t1 = performance.now();
-    const info = compileModule(prog.insns, { frameStep: FRAME_STEP, forceDispatch: opts.forceDispatch, noFastHelpers: opts.noFastHelpers });
+    const loopBounds = new Map((vr.loopBounds ?? []).map((b) => [b.insn, b.maxIterations] as const));
+    const info = compileModule(prog.insns, { frameStep: FRAME_STEP, forceDispatch: opts.forceDispatch, noFastHelpers: opts.noFastHelpers, loopBounds });
     const module = new WebAssembly.Module(info.bytes);
     const base = opts.verify;
     const jp: JitProgram = {

@@ -6,8 +6,8 @@ import { HELPER_ARGS, HELPER_RET, RegionKind, type VmMemory } from '../memory.js
 import { MAX_BPF_STACK, MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT, BPF_COMPLEXITY_LIMIT_INSNS } from '../isa.js';
 import type { Runtime } from '../runtime.js';
 import type { LoadedProgram } from '../program.js';
-import { VmFault, isProgArray, runProgram, runTimingEnabled, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
-import { FAST_RET_HI, HELPER_TAIL_CALL, JIT_INLINE_OK, JIT_OUT, JIT_TASK, JIT_TASK_OK, JitFault, type CompiledModule } from './compile.js';
+import { VmFault, isProgArray, resumeProgram, runProgram, runTimingEnabled, stackTops, type RunOptions, type RunResult } from '../interpreter.js';
+import { FAST_RET_HI, HELPER_TAIL_CALL, JIT_INLINE_OK, JIT_OUT, JIT_RESUME, JIT_TASK, JIT_TASK_OK, JitFault, type CompiledModule } from './compile.js';
 import { HELPER_IMPLS } from '../helpers/impl.js';
 import { HelperError, callGeneric, fastImport, lookupImport } from './fast.js';
 
@@ -75,8 +75,12 @@ interface Chain {
   tops: readonly number[];
 }
 
+type EntryFn = (r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, minFp: number, bLo: number, bHi: number) => number;
+
 interface JitInstance {
-  run: (r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, minFp: number, bLo: number, bHi: number) => number;
+  run: EntryFn;
+  /** The copy without per-block budget tests, for budgets ≥ the program's worst case. */
+  runFast: EntryFn | undefined;
   cnt: WebAssembly.Global;
   fault: WebAssembly.Global;
   faultPc: WebAssembly.Global;
@@ -146,6 +150,7 @@ function instanceFor(jp: JitProgram, mem: VmMemory): JitInstance {
   // Filled in once the module is instantiated; the imports only read `chain`.
   const self: JitInstance = {
     run: undefined as unknown as JitInstance['run'],
+    runFast: undefined,
     cnt: undefined as unknown as WebAssembly.Global,
     fault: undefined as unknown as WebAssembly.Global,
     faultPc: undefined as unknown as WebAssembly.Global,
@@ -170,6 +175,7 @@ function instanceFor(jp: JitProgram, mem: VmMemory): JitInstance {
   const inst = new WebAssembly.Instance(jp.module, { env });
   const x = inst.exports;
   self.run = x.run as JitInstance['run'];
+  self.runFast = x.runFast as EntryFn | undefined;
   self.cnt = x.cnt as WebAssembly.Global;
   self.fault = x.fault as WebAssembly.Global;
   self.faultPc = x.faultPc as WebAssembly.Global;
@@ -208,16 +214,12 @@ function tailCall(jp: JitProgram, chain: Chain, inst: JitInstance, fp: number, c
     // At depth 0 the interpreter's own frame 0 is this frame: run the target there.
     res = runProgram(next, rt, u32[a], u32[a + 1], u32[a + 2], u32[a + 3], { budget: chain.budget - cnt });
   } else {
-    res = runInner(target, chain, u32[a], u32[a + 1], u32[a + 2], u32[a + 3], fp, chain.budget - cnt);
+    res = runOn(target, instanceFor(target, chain.rt.mem), chain, u32[a], u32[a + 1], u32[a + 2], u32[a + 3], fp, chain.budget - cnt, false);
   }
   if (res.fault !== undefined) throw new FaultSignal(res.fault, res.fault.kind === 'budget' ? chain.budget : cnt + res.instructions);
   rt.mem.u32[HELPER_RET >>> 2] = res.r0lo;
   rt.mem.u32[(HELPER_RET >>> 2) + 1] = res.r0hi;
   return cnt + res.instructions;
-}
-
-function runInner(jp: JitProgram, chain: Chain, r1lo: number, r1hi: number, r2lo: number, r2hi: number, fp: number, budget: number): RunResult {
-  return runOn(jp, instanceFor(jp, chain.rt.mem), chain, r1lo, r1hi, r2lo, r2hi, fp, budget);
 }
 
 function runOn(
@@ -230,6 +232,8 @@ function runOn(
   r2hi: number,
   fp: number,
   budget: number,
+  /** Frame 0 is the interpreter's own (runFast may hand the run over to it). */
+  outermost: boolean,
 ): RunResult {
   const prev = inst.chain;
   inst.chain = chain;
@@ -241,11 +245,13 @@ function runOn(
   // try/catch without finally: a finally block costs several ns per run in V8.
   let lo: number;
   try {
-    lo = inst.run(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
+    const entry = outermost && inst.runFast !== undefined && budget >= jp.info.fastEntry ? inst.runFast : inst.run;
+    lo = entry(r1lo, r1hi, r2lo, r2hi, fp, chain.tops[chain.tops.length - 1], budget >>> 0, Math.floor(budget / 4294967296));
   } catch (e) {
     inst.chain = prev;
     chain.rt.mem.u32[INLINE_OK] = okBefore;
     chain.rt.mem.u32[TASK_OK] = 0;
+    if (e instanceof WebAssembly.RuntimeError && inst.fault.value === JitFault.Resume) return handOver(jp, inst, chain.rt, budget);
     return faultResult(jp, inst, e, budget);
   }
   inst.chain = prev;
@@ -253,6 +259,12 @@ function runOn(
   // A run this one was nested in may have a different current task now: it takes the imports.
   chain.rt.mem.u32[TASK_OK] = 0;
   return { r0lo: lo >>> 0, r0hi: u32[OUT], instructions: u32[OUT + 1] + u32[OUT + 2] * 4294967296 };
+}
+
+/** runFast stopped at a bpf_loop call whose loop might reach the budget: the interpreter goes on. */
+function handOver(jp: JitProgram, inst: JitInstance, rt: Runtime, budget: number): RunResult {
+  const regs = rt.mem.u32.slice(JIT_RESUME >>> 2, (JIT_RESUME >>> 2) + 22);
+  return resumeProgram(jp.prog, rt, inst.faultPc.value as number, regs, Number(inst.cnt.value as bigint), budget);
 }
 
 function faultResult(jp: JitProgram, inst: JitInstance, e: unknown, budget: number): RunResult {
@@ -271,6 +283,9 @@ function faultResult(jp: JitProgram, inst: JitInstance, e: unknown, budget: numb
         instructions: budget,
         fault: new VmFault('budget', pc, describe(jp, pc, `instruction budget of ${budget} exhausted`)),
       };
+    }
+    if (code === JitFault.LoopBound) {
+      return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('internal', pc, describe(jp, pc, "bpf_loop count above the verifier's bound")) };
     }
     if (code === JitFault.CallDepth) {
       return { r0lo: 0, r0hi: 0, instructions: count, fault: new VmFault('call-depth', pc, describe(jp, pc, 'call depth exceeds 8 frames')) };
@@ -343,7 +358,7 @@ export function runJit(
         chain.tailCalls = 0;
         chain.tops = tops;
       }
-      res = runOn(jp, inst, chain, r1lo, r1hi, r2lo, r2hi, tops[0], budget);
+      res = runOn(jp, inst, chain, r1lo, r1hi, r2lo, r2hi, tops[0], budget, d === 1);
     }
     use.depth--;
   }

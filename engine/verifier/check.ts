@@ -75,6 +75,8 @@ import {
 } from './state.js';
 
 const MAX_STATES_PER_INSN = 64;
+/** bpf_loop runs at most this many iterations (larger counts fail with -E2BIG). */
+const BPF_MAX_LOOPS = 8n * 1024n * 1024n;
 const MAX_PENDING = 8192;
 const MAX_LOG_LINES = 20000;
 
@@ -146,6 +148,8 @@ class Checker extends MemoryChecker {
   private readonly maxInsns: number;
   private readonly lines: string[] = [];
   private processed = 0;
+  /** bpf_loop call → most iterations any path asks for (VerifyResult.loopBounds). */
+  private readonly loopBounds = new Map<number, number>();
   private readonly cps: (Checkpoint[] | undefined)[];
   private totalStates = 0;
   private liveStates = 0;
@@ -191,7 +195,8 @@ class Checker extends MemoryChecker {
     try {
       this.explore();
       if (this.logLevel >= 1) this.log(this.summary());
-      return { ok: true, log: this.lines.join('\n') + '\n', stats: this.stats(), maxCtxOffset: this.maxCtx };
+      const loopBounds = [...this.loopBounds].map(([insn, maxIterations]) => ({ insn, maxIterations }));
+      return { ok: true, log: this.lines.join('\n') + '\n', stats: this.stats(), maxCtxOffset: this.maxCtx, loopBounds };
     } catch (e) {
       if (!(e instanceof VerifierFailure)) throw e;
       if (this.logLevel >= 1 && this.errState !== null) {
@@ -673,7 +678,12 @@ class Checker extends MemoryChecker {
         }
       }
     }
-    if (proto.id === 181) this.loopCallback(p, f, meta.callback, i, stack);
+    if (proto.id === 181) {
+      const n = f.regs[1];
+      const most = n.type === T.Scalar && n.s.umax < BPF_MAX_LOOPS ? Number(n.s.umax) : Number(BPF_MAX_LOOPS);
+      this.loopBounds.set(i, Math.max(this.loopBounds.get(i) ?? 0, most));
+      this.loopCallback(p, f, meta.callback, i, stack);
+    }
     for (let r = 1; r <= 5; r++) f.regs[r] = NOT_INIT;
     switch (proto.ret) {
       case RetType.Integer:

@@ -47,4 +47,10 @@ export interface VerifyResult {
   stats: VerifyStats;
   /** Highest context byte offset (exclusive end) any accepted path reads; 0 when none. */
   maxCtxOffset?: number;
+  /**
+   * Per bpf_loop call (instruction index): the most iterations any accepted path can ask for
+   * (the count register's upper bound, capped at BPF_MAX_LOOPS). The JIT uses it to bound a
+   * run's length (engine/jit/worst-case.ts).
+   */
+  loopBounds?: { insn: number; maxIterations: number }[];
 }

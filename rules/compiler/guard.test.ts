@@ -49,6 +49,19 @@ describe('rule guards', () => {
     expect(filtered).toBeGreaterThan(held);
   });
 
+  it('process-name guards become one map of names to candidate rules per program', () => {
+    const exec = compiled.programs.find((p) => p.hook.endsWith('sys_exit_execve'));
+    expect(exec?.mapNames).toContain('kestrel_guards_exec');
+    const entries = compiled.contents.get('kestrel_guards_exec') ?? [];
+    const names = entries.map((x) => Buffer.from(x.key).toString('utf8').replace(/\0+$/, ''));
+    // shell_binaries, network tools, package managers, miners...: one lookup instead of a check per rule.
+    expect(names).toEqual(expect.arrayContaining(['bash', 'nc', 'apt-get', 'xmrig', 'kubectl']));
+    const bash = entries[names.indexOf('bash')].value;
+    const bits = [...new Uint32Array(bash.buffer, bash.byteOffset, bash.byteLength / 4)].reduce((a, w) => a + w.toString(2).replace(/0/g, '').length, 0);
+    expect(bits).toBeGreaterThanOrEqual(5); // the shell rules
+    expect(names.every((n) => n.length > 0 && Buffer.byteLength(n) <= 15)).toBe(true);
+  });
+
   it('pick the rare check over the leading conjunct', () => {
     const guardText = (name: string, hook: 'exec' | 'connect'): string => {
       const r = set.rules.find((x) => x.name === name);

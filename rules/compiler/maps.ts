@@ -230,6 +230,16 @@ export class MapRegistry {
     return { name: NETS_MAP, bit };
   }
 
+  /**
+   * A read-only hash map whose contents the compiler decides outright (the name-guard maps of
+   * program.ts): defined, or redefined, with exactly these entries.
+   */
+  fixedHash(name: string, keySize: number, valueSize: number, entries: { key: Uint8Array; value: Uint8Array }[]): string {
+    this.defs.set(name, { name, type: BPF_MAP_TYPE_HASH, keySize, valueSize, maxEntries: Math.max(1, entries.length), flags: BPF_F_RDONLY_PROG });
+    this.contents.set(name, entries);
+    return name;
+  }
+
   /** Final contents of the compiler's maps (call after every program is generated). */
   finish(): void {
     const auto = new Uint8Array(this.def(AUTOMATA_MAP).valueSize);

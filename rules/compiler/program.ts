@@ -221,8 +221,49 @@ export function ruleProgram(
   const bit = (k: number): number => 1 << k % CANDIDATE_BITS;
   e.ldMapValue(1, scratch, 0);
   for (let w = 0; w < words; w++) e.st(4, 1, area + 4 * w, 0);
+  // Guards that are process-name membership (most of Falco's) are all tested by one lookup of
+  // the name in a map the compiler fills: name → the candidate words of the rules it passes.
+  const byName = guards.map((g, k) => (always[k] ? undefined : nameGuardItems(g.expr)));
+  if (byName.some((x) => x !== undefined)) {
+    const entries = new Map<string, Uint32Array>();
+    byName.forEach((items, k) => {
+      for (const it of items ?? []) {
+        const len = Buffer.byteLength(it, 'utf8');
+        // The empty name never passes; a name longer than comm's 15 bytes is never stored whole.
+        if (len === 0 || len > KP.commSize - 1) continue;
+        let v = entries.get(it);
+        if (v === undefined) entries.set(it, (v = new Uint32Array(words)));
+        v[Math.floor(k / CANDIDATE_BITS)] |= bit(k);
+      }
+    });
+    const guardMap = maps.registry.fixedHash(
+      `kestrel_guards_${hook}`,
+      KP.commSize,
+      4 * words,
+      [...entries].map(([it, v]) => {
+        const key = new Uint8Array(KP.commSize);
+        key.set(Buffer.from(it, 'utf8'));
+        return { key, value: new Uint8Array(v.buffer) };
+      }),
+    );
+    const skip = e.label();
+    e.ldx(8, 7, 10, FP_PROC);
+    e.ldx(1, 0, 7, KP.comm);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, skip);
+    e.ldMap(1, maps.index(guardMap));
+    e.mov(2, 7);
+    e.alu64(BPF_ADD, 2, { imm: KP.comm });
+    e.call(H_LOOKUP);
+    e.jmp(BPF_JEQ, 0, { imm: 0 }, skip);
+    e.ldMapValue(1, scratch, 0);
+    for (let w = 0; w < words; w++) {
+      e.ldx(4, 2, 0, 4 * w);
+      e.stx(4, 1, area + 4 * w, 2);
+    }
+    e.bind(skip);
+  }
   guards.forEach((g, k) => {
-    if (always[k]) return;
+    if (always[k] || byName[k] !== undefined) return;
     const pass = e.label();
     const next = e.label();
     cc.expr(g.expr, pass, next);
@@ -273,6 +314,30 @@ export function ruleProgram(
     mapRefs: fin.mapRefs,
     rules: rules.map((r) => r.id),
   };
+}
+
+/**
+ * The names a guard passes when it is membership of proc.name (the task's comm) in constant
+ * strings: `proc.name in (...)`, `proc.name = x`, and `or`s of those; undefined otherwise.
+ */
+function nameGuardItems(x: TExpr): string[] | undefined {
+  if (x.kind === 'or') {
+    const all: string[] = [];
+    for (const c of x.children) {
+      const items = nameGuardItems(c);
+      if (items === undefined) return undefined;
+      all.push(...items);
+    }
+    return all;
+  }
+  if (x.kind !== 'check' || x.lhs.kind !== 'field' || x.lhs.arg !== undefined || x.lhs.def.name !== 'proc.name') return undefined;
+  if (x.modifier !== undefined || x.rhs.kind !== 'values' || !['=', '==', 'in', 'intersects'].includes(x.op)) return undefined;
+  const items: string[] = [];
+  for (const v of x.rhs.values) {
+    if (v.kind !== 'string') return undefined;
+    items.push(v.value);
+  }
+  return items;
 }
 
 /** Candidate bits per 32-bit word: bit 31 would not fit a sign-extended immediate. */

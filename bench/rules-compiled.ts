@@ -90,19 +90,19 @@ export async function bench(): Promise<void> {
       // noisy). The interpreter: one pass of each.
       let best: { ms: number; insns: number; runs: number; records: number; contexts: EventContext[] } | undefined;
       let clocked = Infinity;
-      // Each untimed pass right after a pass of the stub kernel: the difference of the pair
-      // (their median) cancels the machine's drift better than the difference of two minima.
+      // Each untimed pass is paired with a pass of the stub kernel, the stub first in one pair
+      // and second in the next (so that neither order's cache or GC effects bias it); the
+      // median of the pairs' differences follows the machine's drift better than two minima.
       const diffs: number[] = [];
       // Records are drained but not decoded: decoding is the alert engine's work (bench alerts).
       const runner = compiledRunner(compiled, { run: exec === 'jit' ? jitRunner() : interpret, decode: false });
       for (const ev of exec === 'jit' ? events : events.slice(0, 200)) runner.step(ev);
-      // Passes alternate with passes of the stub kernel, so both see the same machine state.
-      for (let rep = 0; rep < 9; rep++) {
-        setRunTiming(false);
-        const stubMs = passMs(base, events);
-        baseMs = Math.min(baseMs, stubMs);
-        // Odd passes: clocks off (the difference); even passes: the per-run clock.
+      for (let rep = 0; rep < 10; rep++) {
+        // Even passes: clocks off (the difference); odd passes: the per-run clock.
         const timed = rep % 2 === 1;
+        const stubFirst = rep % 4 === 0;
+        setRunTiming(false);
+        let stubMs = timed || !stubFirst ? NaN : passMs(base, events);
         setRunTiming(timed);
         const progs = runner.attached.programs.map((p) => p.prog);
         const before = progs.map((p) => ({ ...p.stats }));
@@ -114,6 +114,9 @@ export async function bench(): Promise<void> {
           if (exec === 'interp' && rep === 0) for (const c of r.contexts) contexts.push(c.context);
         });
         records += runner.drained.count - drained0;
+        setRunTiming(false);
+        if (!timed && !stubFirst) stubMs = passMs(base, events);
+        if (!timed) baseMs = Math.min(baseMs, stubMs);
         const insns = progs.reduce((a, p, i) => a + p.stats.instructions - before[i].instructions, 0);
         const runs = progs.reduce((a, p, i) => a + p.stats.runs - before[i].runs, 0);
         if (timed) {
@@ -133,7 +136,7 @@ export async function bench(): Promise<void> {
       const clockedNote = Number.isFinite(clocked) ? `; per-run clock: ${Math.round(hookEvents / (clocked / 1e9)).toLocaleString()}/s, ${(clocked / hookEvents).toFixed(0)} ns/event` : '';
       console.log(
         `${kind.padEnd(5)} ${exec.padEnd(6)}: ${Math.round(hookEvents / (progNs / 1e9)).toLocaleString()} hook events/s in the programs ` +
-          `(by difference: ${(progNs / hookEvents).toFixed(0)} ns/event, ${(progNs / Math.max(1, b.runs)).toFixed(0)} ns/run, ${Math.round(b.insns / Math.max(1, b.runs))} insns/run${clockedNote}), ` +
+          `(by difference: ${(progNs / hookEvents).toFixed(0)} ns/event [pairs ${((diffs[0] * 1e6) / hookEvents).toFixed(0)}..${((diffs[diffs.length - 1] * 1e6) / hookEvents).toFixed(0)}], ${(progNs / Math.max(1, b.runs)).toFixed(0)} ns/run, ${Math.round(b.insns / Math.max(1, b.runs))} insns/run${clockedNote}), ` +
           `${Math.round(events.length / (b.ms / 1000)).toLocaleString()} events/s end to end (kernel + programs + ring buffer; the kernel with stub programs: ${Math.round(events.length / (baseMs / 1000)).toLocaleString()}/s), ${b.records} matches`,
       );
       if (exec === 'interp') {

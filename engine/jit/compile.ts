@@ -24,7 +24,7 @@ import { buildCfg, functionStarts, isJump, Term, type Block, type FuncCfg } from
 import { EXTRA_LOCALS, JitCompileError, L, lowerAlu, lowerCond, lowerLdx, lowerStore } from './lower.js';
 import { emitDispatch, emitStructured } from './structure.js';
 import { BLOCK_VOID, Code, F64, I32, I64, ModuleBuilder, Op, type FuncType, type ValType } from './wasm.js';
-import { DESC, INLINE_HASH_MAGIC } from '../maps/inline-lookup.js';
+import { DESC, INLINE_HASH_MAGIC, INLINE_LRU_MAGIC } from '../maps/inline-lookup.js';
 import { fastPlan } from './worst-case.js';
 
 export const HELPER_TAIL_CALL = 12;
@@ -128,7 +128,8 @@ export const JIT_INLINE_OK = 0x410;
 export const JIT_TASK_OK = 0x414;
 export const JIT_TASK = 0x418;
 
-const BIT_LOCALS = 13;
+
+const BIT_LOCALS = 15;
 const INLINE_LOOKUP_LOCALS: ValType[] = new Array<ValType>(BIT_LOCALS).fill(I32);
 
 /**
@@ -144,14 +145,15 @@ function inlineLookupBody(): Code {
   const HANDLE = 0;
   const KEY64 = 1;
   const STACK = 2;
-  const [KEY, KS, NW, H, W, K, I, E, MASK, SLOTS, HASHES, KW, BASE] = Array.from({ length: BIT_LOCALS }, (_, n) => 3 + n);
+  const [KEY, KS, NW, H, W, K, I, E, MASK, SLOTS, HASHES, KW, BASE, MG, LB] = Array.from({ length: BIT_LOCALS }, (_, n) => 3 + n);
   const c = new Code(512);
   const bail = (): void => {
     c.op(Op.if).u8(BLOCK_VOID).i64c(-1).op(Op.return).op(Op.end);
   };
   c.i32c(0).mem(Op.i32_load, 2, JIT_INLINE_OK).op(Op.i32_eqz);
   bail();
-  c.get(HANDLE).mem(Op.i32_load, 2, DESC.magic).i32c(INLINE_HASH_MAGIC | 0).op(Op.i32_ne);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.magic).tee(MG).i32c(INLINE_HASH_MAGIC | 0).op(Op.i32_ne);
+  c.get(MG).i32c(INLINE_LRU_MAGIC | 0).op(Op.i32_ne).op(Op.i32_and);
   bail();
   c.get(KEY64).i64c(32).op(Op.i64_shr_u).op(Op.i64_eqz).op(Op.i32_eqz);
   bail();
@@ -191,6 +193,40 @@ function inlineLookupBody(): Code {
   c.op(Op.block).u8(BLOCK_VOID).op(Op.loop).u8(BLOCK_VOID);
   c.get(W).get(NW).op(Op.i32_ge_u);
   c.op(Op.if).u8(BLOCK_VOID);
+  // An LRU hit moves to the front of the recency list (in the shared memory), as the helper
+  // does: E is live and not the head, so both its predecessor and the head exist.
+  // Words at LB: head, tail, then {prev, next} per element (inline-lookup.ts).
+  c.get(MG).i32c(INLINE_LRU_MAGIC | 0).op(Op.i32_eq).op(Op.if).u8(BLOCK_VOID);
+  c.get(HANDLE).mem(Op.i32_load, 2, DESC.lru).tee(LB).mem(Op.i32_load, 2, 0).tee(K).get(E).op(Op.i32_ne);
+  c.op(Op.if).u8(BLOCK_VOID);
+  const slot = (x: number): void => {
+    c.get(LB).get(x).i32c(3).op(Op.i32_shl).op(Op.i32_add);
+  };
+  // W = prev(E), BASE = next(E)
+  slot(E);
+  c.mem(Op.i32_load, 2, 8).set(W);
+  slot(E);
+  c.mem(Op.i32_load, 2, 12).set(BASE);
+  // next(prev) = next(E)
+  slot(W);
+  c.get(BASE).mem(Op.i32_store, 2, 12);
+  // prev(next) = prev(E), or tail = prev(E)
+  c.get(BASE).i32c(0).op(Op.i32_ge_s).op(Op.if).u8(BLOCK_VOID);
+  slot(BASE);
+  c.get(W).mem(Op.i32_store, 2, 8);
+  c.op(Op.else);
+  c.get(LB).get(W).mem(Op.i32_store, 2, 4);
+  c.op(Op.end);
+  // E to the front: prev(E) = -1, next(E) = head, prev(head) = E, head = E
+  slot(E);
+  c.i32c(-1).mem(Op.i32_store, 2, 8);
+  slot(E);
+  c.get(K).mem(Op.i32_store, 2, 12);
+  slot(K);
+  c.get(E).mem(Op.i32_store, 2, 8);
+  c.get(LB).get(E).mem(Op.i32_store, 2, 0);
+  c.op(Op.end);
+  c.op(Op.end);
   c.get(HANDLE).mem(Op.i32_load, 2, DESC.values).get(E).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2, 0).op(Op.i64_extend_i32_u).op(Op.return);
   c.op(Op.end);
   c.get(BASE).get(W).i32c(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2, 0);

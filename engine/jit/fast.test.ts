@@ -16,6 +16,7 @@ import { testEnv, type TestEnv, type TestEnvOptions } from '../helpers/test-env.
 import { verify, type VerifyResult } from '../verifier/index.js';
 import { compileProgram, runJit, type JitProgram } from './index.js';
 import { memDiff, TRUSTED } from './test-util.js';
+import { HashMap } from '../maps/hash.js';
 
 const CTX = 64;
 const USER_ADDR = 0x7fff_1234_0000n;
@@ -739,9 +740,69 @@ c:
     }
   });
 
+  it('inline LRU lookups keep the recency order and evictions of the helper', () => {
+    // A 6-entry LRU map: each run looks keys up in its own order (a hit moves its element to
+    // the front of the recency list, which lives in the shared memory), then userspace inserts
+    // keys, evicting the least recent. Over keys 0..11 about half the lookups hit; over keys
+    // 0..5 (all present, re-inserted between runs) every one does: head, middle and tail hits.
+    const prog = (n: number, keys: number): string => `
+.map h lru_hash key=4 value=8 entries=6
+  mov r6, 0
+  mov r7, 0
+  ldxb r8, [r1+0]
+next:
+  mov r1, r6
+  mul r1, r8
+  add r1, 5
+  mod r1, ${keys}
+  stxw [r10-16], r1
+  lddw r1, map:h
+  mov r2, r10
+  add r2, -16
+  call 1
+  jeq r0, 0, miss
+  ldxdw r1, [r0+0]
+  add r7, r1
+miss:
+  add r6, 1
+  jlt r6, ${n}, next
+  mov r0, r7
+  exit
+`;
+    const key = (k: number): Uint8Array => Uint8Array.of(k, 0, 0, 0);
+    const val = (v: number): Uint8Array => new Uint8Array(new BigUint64Array([BigInt(v)]).buffer);
+    for (const [n, keys] of [
+      [5, 12],
+      [40, 6],
+    ]) {
+      const orders: string[][] = [[], [], []];
+      let side = 0;
+      const spy = vi.spyOn(HashMap.prototype, 'lookupAddr');
+      let calls = 0;
+      try {
+        agree(prog(n, keys), {}, 8, (sd, run) => {
+          const m = sd.maps[0] as unknown as HashMap;
+          orders[side % 3].push(m.lruKeys().map((k) => k[0]).join(','));
+          side++;
+          sd.vm.mem.u8[sd.ctx] = 1 + ((run * 5) % 7);
+          if (keys === 6) for (let k = 0; k < 6; k++) m.update(key((run + k * 5) % 6), val(run * 10 + k));
+          else for (let k = 0; k < 3; k++) m.update(key((run * 7 + k * 3) % 12), val(run * 10 + k));
+        });
+        calls = spy.mock.calls.length;
+      } finally {
+        spy.mockRestore();
+      }
+      expect(orders[1]).toEqual(orders[0]);
+      expect(orders[2]).toEqual(orders[0]);
+      expect(new Set(orders[0]).size).toBeGreaterThan(3);
+      // The interpreter and the trampolines call lookupAddr for every lookup, the inline code never.
+      expect(calls).toBe(2 * 8 * n);
+    }
+  });
+
   it('inline hash lookups agree with the interpreter while userspace and programs change the map (property)', () => {
-    // Plain hash maps publish a descriptor and are looked up inside WebAssembly; LRU maps are
-    // not. Each run looks up keys 0..23, adds what it finds into r0 and bumps every found value.
+    // Plain and LRU hash maps publish a descriptor and are looked up inside WebAssembly. Each
+    // run looks up keys 0..23, adds what it finds into r0 and bumps every found value.
     const prog = (type: string, ks: number): string => {
       const stores =
         ks === 4

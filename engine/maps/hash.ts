@@ -4,10 +4,11 @@
 // Preallocated like Linux's default; with BPF_F_NO_PREALLOC values are allocated in blocks as the
 // map fills (addresses are still stable). The LRU variant keeps an exact recency list: program
 // lookups and all updates make an element most recent; userspace lookups do not (as in Linux,
-// whose syscall lookup does not set the reference bit).
+// whose syscall lookup does not set the reference bit). The list lives in the shared memory, so
+// that compiled programs can move a hit to the front without calling out (inline-lookup.ts).
 
 import type { Allocation, VmMemory } from '../memory.js';
-import { DESC, INLINE_HASH_MAGIC } from './inline-lookup.js';
+import { DESC, INLINE_HASH_MAGIC, INLINE_LRU_MAGIC } from './inline-lookup.js';
 import { OutOfVmMemory } from '../memory.js';
 import { BPF_EXIST, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_NOEXIST, type MapDef } from './types.js';
 import { MapBase, type MapOptions } from './api.js';
@@ -41,11 +42,10 @@ export class HashMap extends MapBase {
   private nextFresh = 0;
   private nLive = 0;
   private readonly preallocated: boolean;
-  // LRU list: head = most recently used, tail = least.
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
-  private head = -1;
-  private tail = -1;
+  // LRU list, in the shared memory as i32 words: [head, tail, prev(0), next(0), prev(1), ...];
+  // head = most recently used, tail = least, -1 = none. lruBase: index of the head word.
+  private lruBase = 0;
+  private lruAlloc: Allocation | undefined;
   /** Set by upsert: the element is new, so every CPU's copy must be initialised. */
   private created = false;
   /** Plain hash maps with word-sized keys: value addresses mirrored for inline lookups. */
@@ -63,15 +63,23 @@ export class HashMap extends MapBase {
     this.valueAddr = new Uint32Array(max);
     this.live = new Uint8Array(max);
     this.freeStack = new Int32Array(max);
-    this.prev = new Int32Array(this.lru ? max : 0);
-    this.next = new Int32Array(this.lru ? max : 0);
     this.preallocated = (def.flags & BPF_F_NO_PREALLOC) === 0;
-    if (!this.percpu && !this.lru && def.keySize > 0 && (def.keySize & 3) === 0) this.publishDescriptor();
+    if (this.lru) {
+      try {
+        this.lruAlloc = mem.alloc(8 + 8 * max);
+      } catch (e) {
+        throw e instanceof OutOfVmMemory ? new MapError('ENOMEM', `map ${def.name}: ${e.message}`) : e;
+      }
+      this.lruBase = this.lruAlloc.addr >>> 2;
+      mem.i32[this.lruBase] = -1;
+      mem.i32[this.lruBase + 1] = -1;
+    }
+    if (!this.percpu && def.keySize > 0 && (def.keySize & 3) === 0) this.publishDescriptor();
     if (this.preallocated) {
       try {
         this.allocValues(0, max);
       } catch (e) {
-        this.slab.freeAll();
+        this.freeMemory();
         throw e instanceof OutOfVmMemory ? new MapError('ENOMEM', `map ${def.name}: ${e.message}`) : e;
       }
     }
@@ -108,7 +116,8 @@ export class HashMap extends MapBase {
     u32[d + DESC.hashes / 4] = m.hashes;
     u32[d + DESC.keyWords / 4] = m.keyWords;
     u32[d + DESC.values / 4] = v.addr;
-    u32[d + DESC.magic / 4] = INLINE_HASH_MAGIC;
+    u32[d + DESC.lru / 4] = this.lru ? this.lruBase << 2 : 0;
+    u32[d + DESC.magic / 4] = this.lru ? INLINE_LRU_MAGIC : INLINE_HASH_MAGIC;
     this.handlePinned = true;
   }
 
@@ -134,22 +143,35 @@ export class HashMap extends MapBase {
     return this.valueAddr[e] + (cpu >= 0 && cpu < this.cpus ? cpu : 0) * this.stride;
   }
 
-  // ---- LRU list ----
+  // ---- LRU list (in the shared memory: see lruBase) ----
+  private get head(): number {
+    return this.mem.i32[this.lruBase];
+  }
+
+  private get tail(): number {
+    return this.mem.i32[this.lruBase + 1];
+  }
+
   private unlink(e: number): void {
-    const p = this.prev[e];
-    const n = this.next[e];
-    if (p >= 0) this.next[p] = n;
-    else this.head = n;
-    if (n >= 0) this.prev[n] = p;
-    else this.tail = p;
+    const m = this.mem.i32;
+    const b = this.lruBase;
+    const p = m[b + 2 + 2 * e];
+    const n = m[b + 3 + 2 * e];
+    if (p >= 0) m[b + 3 + 2 * p] = n;
+    else m[b] = n;
+    if (n >= 0) m[b + 2 + 2 * n] = p;
+    else m[b + 1] = p;
   }
 
   private pushFront(e: number): void {
-    this.prev[e] = -1;
-    this.next[e] = this.head;
-    if (this.head >= 0) this.prev[this.head] = e;
-    this.head = e;
-    if (this.tail < 0) this.tail = e;
+    const m = this.mem.i32;
+    const b = this.lruBase;
+    const h = m[b];
+    m[b + 2 + 2 * e] = -1;
+    m[b + 3 + 2 * e] = h;
+    if (h >= 0) m[b + 2 + 2 * h] = e;
+    m[b] = e;
+    if (m[b + 1] < 0) m[b + 1] = e;
   }
 
   private touch(e: number): void {
@@ -299,7 +321,7 @@ export class HashMap extends MapBase {
   /** Element count in LRU order, most recent first (tests and diagnostics). */
   lruKeys(): Uint8Array[] {
     const out: Uint8Array[] = [];
-    for (let e = this.head; e >= 0; e = this.next[e]) out.push(this.index.keyOf(e));
+    for (let e = this.head; e >= 0; e = this.mem.i32[this.lruBase + 3 + 2 * e]) out.push(this.index.keyOf(e));
     return out;
   }
 
@@ -307,5 +329,7 @@ export class HashMap extends MapBase {
     this.slab.freeAll();
     for (const a of this.mirrorAllocs) this.mem.free(a);
     this.mirrorAllocs.length = 0;
+    if (this.lruAlloc !== undefined) this.mem.free(this.lruAlloc);
+    this.lruAlloc = undefined;
   }
 }

@@ -1,6 +1,6 @@
 // The descriptor a hash map keeps at its handle so JIT-compiled programs can look keys up inside
 // WebAssembly instead of crossing into JavaScript (as Linux's JITs inline lookups of some map
-// types). Only plain hash maps with word-sized keys publish one; the JIT falls back to the
+// types). Only hash and LRU hash maps with word-sized keys publish one; the JIT falls back to the
 // helper when the magic is absent. The index it describes is a mirror, in the shared memory, of
 // the map's own JavaScript index (hash-table.ts), written through on every change.
 
@@ -8,6 +8,12 @@
 export const HANDLE_BYTES = 32;
 
 export const INLINE_HASH_MAGIC = 0x4b484d31;
+/**
+ * An LRU hash map (not per-CPU): the same descriptor plus `lru`, the address of its recency
+ * list, which lives in the shared memory ({i32 head; i32 tail; {i32 prev; i32 next}[max]}, -1
+ * for none): compiled code moves a hit to the front itself, exactly as the helper does.
+ */
+export const INLINE_LRU_MAGIC = 0x4b4c5231;
 
 /** Descriptor fields (u32 each) at the handle. */
 export const DESC = {
@@ -24,4 +30,6 @@ export const DESC = {
   keyWords: 20,
   /** Uint32 element → its value's address */
   values: 24,
+  /** LRU maps: address of the recency list */
+  lru: 28,
 } as const;

@@ -6,7 +6,16 @@
 // they start with (`container.id != host`, `evt.res = SUCCESS`) almost always does.
 
 import type { TCheck, TExpr } from '../condition/ast.js';
-import { selective } from './specialize.js';
+
+/** Name fields a check can test with word compares or one cached string-set lookup. */
+const NAME_FIELDS: ReadonlySet<string> = new Set(['proc.name', 'proc.pname', 'proc.exe', 'proc.exepath']);
+const NAME_OPS: ReadonlySet<string> = new Set(['=', '==', 'in', 'intersects', 'startswith']);
+
+/** A conjunct that is cheap and rarely true: equality or membership on a process name. */
+export function selective(e: TExpr): boolean {
+  if (e.kind === 'or') return e.children.every(selective);
+  return e.kind === 'check' && e.lhs.kind === 'field' && e.lhs.arg === undefined && NAME_FIELDS.has(e.lhs.def.name) && NAME_OPS.has(e.op) && e.modifier === undefined && e.rhs.kind === 'values';
+}
 
 export interface Guard {
   /** Necessary condition: false ⇒ the rule's condition is false. */
@@ -20,19 +29,29 @@ export interface Guard {
 /** Fields with a handful of values, most events sharing one: equality says little. */
 const SMALL_DOMAIN = new Set(['evt.res', 'evt.dir', 'evt.type', 'syscall.type', 'fd.typechar', 'fd.sockfamily', 'fd.type', 'fd.l4proto', 'fd.is_server', 'evt.is_open_write']);
 const WALK_OPS = new Set(['contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex', 'pmatch']);
-const HEAVY_FIELD = /^fd\.(ip|net|sip|cip|snet|cnet|lip|rip|lnet|rnet)(\.name)?$/;
+/** Network lists go through the LPM trie, DNS names through a lookup: dearer than a compare. */
+const NET_FIELD = /^fd\.(net|snet|cnet|lnet|rnet)$/;
+const NAME_LOOKUP_FIELD = /^fd\.(sip|cip|lip|rip)\.name$/;
+const IP_FIELD = /^fd\.(ip|sip|cip|lip|rip)$/;
 
 function checkGuard(c: TCheck): Guard {
   const name = c.lhs.kind === 'field' ? c.lhs.name : '';
   if (selective(c)) return { expr: c, p: 0.02, cost: 1 };
-  const cost = WALK_OPS.has(c.op) ? 3 : HEAVY_FIELD.test(name) ? 2 : 1;
+  const cost = WALK_OPS.has(c.op) ? 3 : NET_FIELD.test(name) ? 4 : NAME_LOOKUP_FIELD.test(name) ? 3 : IP_FIELD.test(name) ? 2 : 1;
+  const values = c.rhs.kind === 'values' ? c.rhs.values : [];
+  const first = values[0];
+  const text = first === undefined ? '' : first.kind === 'string' ? first.value : first.kind === 'number' ? first.text : '';
   let p: number;
   if (c.modifier !== undefined || c.rhs.kind === 'field') p = 0.5;
   else if (c.op === 'exists') p = 0.9;
   else if (c.op === '!=') p = 0.95;
+  // Most syscalls succeed: `evt.rawres >= 0`, `evt.res = SUCCESS` nearly always hold.
+  else if (name === 'evt.rawres' && text === '0') p = c.op === '>=' || c.op === '>' ? 0.9 : c.op === '<' || c.op === '<=' ? 0.1 : 0.5;
+  else if (name === 'evt.res' && (c.op === '=' || c.op === '==' || c.op === 'in')) p = values.some((v) => v.kind === 'string' && v.value === 'SUCCESS') ? 0.9 : 0.1;
   else if (c.op === '<' || c.op === '<=' || c.op === '>' || c.op === '>=') p = 0.5;
-  else if (c.rhs.kind === 'values' && c.rhs.values.length === 0) p = 0;
-  else if (SMALL_DOMAIN.has(name)) p = 0.5;
+  else if (values.length === 0) p = 0;
+  // A handful of values: each about half the events (fd.typechar in (4, 6): nearly all).
+  else if (SMALL_DOMAIN.has(name)) p = Math.min(0.95, 0.5 * values.length);
   else p = 0.05;
   return { expr: c, p, cost };
 }
@@ -69,6 +88,46 @@ export function guardOf(x: TExpr): Guard {
       return { expr: same ? x : { kind: 'or', children: gs.map((g) => g.expr) }, p, cost };
     }
   }
+}
+
+/** How often a condition holds and what testing it costs (independent checks assumed). */
+export function estimate(x: TExpr): { p: number; cost: number } {
+  switch (x.kind) {
+    case 'const':
+      return { p: x.value ? 1 : 0, cost: 0 };
+    case 'check': {
+      const g = checkGuard(x);
+      return { p: g.p, cost: g.cost };
+    }
+    case 'not': {
+      const e = estimate(x.child);
+      return { p: 1 - e.p, cost: e.cost };
+    }
+    case 'and':
+    case 'or': {
+      let p = x.kind === 'and' ? 1 : 0;
+      let cost = 0;
+      for (const c of x.children) {
+        const e = estimate(c);
+        // Short circuit: a later child is tested only when the earlier ones did not decide.
+        cost += e.cost * (x.kind === 'and' ? p : 1 - p);
+        p = x.kind === 'and' ? p * e.p : 1 - (1 - p) * (1 - e.p);
+      }
+      return { p, cost };
+    }
+  }
+}
+
+/** Conjuncts in the order that minimises the expected cost: ascending cost / (1 - p), stable. */
+export function orderConjuncts(kids: readonly TExpr[]): TExpr[] {
+  const rank = (x: TExpr): number => {
+    const e = estimate(x);
+    return e.p >= 1 ? Infinity : e.cost / (1 - e.p);
+  };
+  return kids
+    .map((x, i) => ({ x, i, r: rank(x) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((k) => k.x);
 }
 
 /** Guards that hold for at least this share of events filter nothing worth a second test. */

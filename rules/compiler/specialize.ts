@@ -5,6 +5,7 @@
 
 import type { TExpr, TValue } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
+import { orderConjuncts } from './guard.js';
 
 function strValues(values: readonly TValue[]): string[] {
   return values.map((v) => (v.kind === 'string' ? v.value : v.kind === 'number' ? v.text : v.kind === 'bool' ? String(v.value) : ''));
@@ -29,16 +30,6 @@ function evtTypeHolds(op: string, type: string, values: readonly TValue[]): bool
 
 const c = (value: boolean): TExpr => ({ kind: 'const', value, origin: { kind: 'rule', name: '' } });
 
-/** Name fields a check can test with word compares or one cached string-set lookup. */
-const NAME_FIELDS: ReadonlySet<string> = new Set(['proc.name', 'proc.pname', 'proc.exe', 'proc.exepath']);
-const NAME_OPS: ReadonlySet<string> = new Set(['=', '==', 'in', 'intersects', 'startswith']);
-
-/** A conjunct that is cheap and rarely true: equality or membership on a process name. */
-export function selective(e: TExpr): boolean {
-  if (e.kind === 'or') return e.children.every(selective);
-  return e.kind === 'check' && e.lhs.kind === 'field' && e.lhs.arg === undefined && NAME_FIELDS.has(e.lhs.def.name) && NAME_OPS.has(e.op) && e.modifier === undefined && e.rhs.kind === 'values';
-}
-
 export function specialize(e: TExpr, hook: Hook): TExpr {
   switch (e.kind) {
     case 'const':
@@ -59,9 +50,10 @@ export function specialize(e: TExpr, hook: Hook): TExpr {
       }
       if (kids.length === 0) return c(true);
       if (kids.length === 1) return kids[0];
-      // Selective, cheap conjuncts first: most rules fail on the process name, and a condition
-      // without side effects may be tested in any order.
-      return { kind: 'and', children: [...kids.filter(selective), ...kids.filter((k) => !selective(k))] };
+      // The conjunct most likely to fail for its cost first (guard.ts's model: expected cost
+      // per rejection, cost / (1 - p)); a condition without side effects may be tested in any
+      // order. Most rules then fail on the process name or a port before any lookup.
+      return { kind: 'and', children: orderConjuncts(kids) };
     }
     case 'or': {
       const kids: TExpr[] = [];

@@ -74,7 +74,13 @@ const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_IDX = 5;
 
 /** How one helper call site is compiled. */
-type CallSite = { kind: 'generic' } | { kind: 'fast'; id: number } | { kind: 'map'; handle: number; stackBytes: number; inline: boolean };
+type CallSite =
+  | { kind: 'generic' }
+  | { kind: 'fast'; id: number }
+  | { kind: 'map'; handle: number; stackBytes: number; inline: boolean }
+  /** map_update_elem with the map, the key (r10-keyBytes) and the value (r10-valueBytes) known. */
+  | { kind: 'update'; handle: number; keyBytes: number; valueBytes: number };
+const HELPER_MAP_UPDATE = 2;
 
 export interface CompiledModule {
   bytes: Uint8Array;
@@ -114,8 +120,9 @@ const GLOBAL_TYPES = [I64, I64, I64, I32, I32] as const;
 export const JIT_OUT = 0x400;
 
 /**
- * Where runJit leaves 1 when the run's map_lookup_elem is the built-in one (inline lookups may
- * stand in for it), 0 otherwise: page 0, beside JIT_OUT.
+ * Where runJit leaves bit 0 set when the run's map_lookup_elem is the built-in one (inline
+ * lookups may stand in for it) and bit 1 when its map_update_elem is (in-place updates may):
+ * page 0, beside JIT_OUT.
  */
 export const JIT_INLINE_OK = 0x410;
 
@@ -150,7 +157,7 @@ function inlineLookupBody(): Code {
   const bail = (): void => {
     c.op(Op.if).u8(BLOCK_VOID).i64c(-1).op(Op.return).op(Op.end);
   };
-  c.i32c(0).mem(Op.i32_load, 2, JIT_INLINE_OK).op(Op.i32_eqz);
+  c.i32c(0).mem(Op.i32_load, 2, JIT_INLINE_OK).i32c(1).op(Op.i32_and).op(Op.i32_eqz);
   bail();
   c.get(HANDLE).mem(Op.i32_load, 2, DESC.magic).tee(MG).i32c(INLINE_HASH_MAGIC | 0).op(Op.i32_ne);
   c.get(MG).i32c(INLINE_LRU_MAGIC | 0).op(Op.i32_ne).op(Op.i32_and);
@@ -313,6 +320,16 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
     return off;
   };
 
+  /** An in-place update is possible when the map, the key and the value on the stack are known. */
+  const updateSite = (pc: number): CallSite | undefined => {
+    const handle = staticLddw(pc, 1, [BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX]);
+    const k = staticFpOffset(pc, 2);
+    const v = staticFpOffset(pc, 3);
+    if (handle === undefined || k === undefined || v === undefined || k >= 0 || v >= 0 || k < -MAX_BPF_STACK || v < -MAX_BPF_STACK) return undefined;
+    return { kind: 'update', handle, keyBytes: -k, valueBytes: -v };
+  };
+  let hasUpdateSites = false;
+
   // Which helpers are called, and how.
   const helpers: number[] = [];
   const fastHelpers: number[] = [];
@@ -343,6 +360,10 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         const inline = off !== undefined ? stackBytes > 0 : !constantIn(pc, 2);
         sites.set(pc, { kind: 'map', handle, stackBytes, inline });
         if (!lookupMaps.includes(handle)) lookupMaps.push(handle);
+      } else if (id === HELPER_MAP_UPDATE && !opts.noFastHelpers && updateSite(pc) !== undefined) {
+        sites.set(pc, updateSite(pc) as CallSite);
+        if (!helpers.includes(id)) helpers.push(id);
+        hasUpdateSites = true;
       } else if (!opts.noFastHelpers && (FAST_RET_HI.includes(id) || FAST_RET_I64.includes(id) || FAST_PROBE_READ.includes(id))) {
         sites.set(pc, { kind: 'fast', id });
         if (!fastHelpers.includes(id)) fastHelpers.push(id);
@@ -372,7 +393,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
   const lookupFn = new Map<number, number>();
   for (const handle of lookupMaps) lookupFn.set(handle, m.importFunction('env', `m${handle}`, { params: [I32, I32, I32], results: [I32] }));
   for (const t of GLOBAL_TYPES) m.addGlobal(t, true, 0);
-  const inlineLookup = lookupMaps.length > 0 ? m.declareFunction({ params: [I32, I64, I32], results: [I64] }) : -1;
+  const inlineLookup = lookupMaps.length > 0 || hasUpdateSites ? m.declareFunction({ params: [I32, I64, I32], results: [I64] }) : -1;
   const uniqueCallbacks = [...new Set(callbacks)];
   /** The callback r2 holds at the bpf_loop call at `pc`, if an lddw func set it in this block. */
   const staticCallback = (pc: number): number | undefined => staticLddw(pc, 2, [4]);
@@ -449,6 +470,27 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       callImport(pc, id, site);
     };
     const callImport = (pc: number, id: number, site: CallSite | undefined): void => {
+      if (site?.kind === 'update') {
+        // A key that is present and flags 0 (BPF_ANY): the value is copied in place (memmove, as
+        // the helper's copyWithin) after hlookup found it, and an LRU element moved to the front
+        // as the helper's update does. Anything else — an insert, other flags, a replaced helper,
+        // a value that does not lie inside the frame — is the helper's.
+        c.get(L.reg[4]).op(Op.i64_eqz);
+        c.i32c(0).mem(Op.i32_load, 2, JIT_INLINE_OK).i32c(1).op(Op.i32_shr_u).op(Op.i32_and);
+        c.i32c(site.handle).mem(Op.i32_load, 2, DESC.valueSize).i32c(site.valueBytes).op(Op.i32_le_u).op(Op.i32_and);
+        c.op(Op.if).u8(I64);
+        c.i32c(site.handle).get(L.reg[2]).i32c(site.keyBytes).call(inlineLookup);
+        c.op(Op.else).i64c(-1).op(Op.end).tee(L.t1).i64c(0).op(Op.i64_gt_s);
+        c.op(Op.if).u8(BLOCK_VOID);
+        c.get(L.t1).op(Op.i32_wrap_i64).get(L.reg[3]).op(Op.i32_wrap_i64).i32c(site.handle).mem(Op.i32_load, 2, DESC.valueSize);
+        c.u8(0xfc).u32(10).u8(0).u8(0); // memory.copy
+        c.i64c(0).set(r0);
+        c.i32c(0).i64c(0).mem(Op.i64_store, 3, HELPER_RET);
+        c.op(Op.else);
+        callImport(pc, id, { kind: 'generic' });
+        c.op(Op.end);
+        return;
+      }
       if (site !== undefined && site.kind !== 'generic') {
         c.i32c(pc).gset(G.faultPc);
         flush(); // a failing helper reports the count so far

@@ -800,6 +800,65 @@ miss:
     }
   });
 
+  it('map_update_elem of a present key with flags 0 is done in place (hash and LRU maps); the rest by the helper', () => {
+    // Eight updates a run of keys i mod m (m and the flags from the context): present keys are
+    // updated in place (the LRU element moved to the front), absent keys inserted by the helper
+    // (evicting in the LRU map when m is 8), flags 1 (NOEXIST) and 2 (EXIST) left to the helper.
+    const prog = (type: string): string => `
+.map h ${type} key=8 value=16 entries=5
+  mov r6, 0
+  mov r7, 0
+  ldxb r8, [r1+0]
+  ldxb r9, [r1+1]
+next:
+  mov r1, r6
+  mod r1, r9
+  stxdw [r10-8], r1
+  stxdw [r10-32], r6
+  mov r1, r6
+  mul r1, 7
+  stxdw [r10-24], r1
+  lddw r1, map:h
+  mov r2, r10
+  add r2, -8
+  mov r3, r10
+  add r3, -32
+  mov r4, r8
+  call 2
+  add r7, r0
+  add r6, 1
+  jlt r6, 8, next
+  mov r0, r7
+  exit
+`;
+    for (const type of ['hash', 'lru_hash']) {
+      const orders: string[][] = [[], [], []];
+      let side = 0;
+      const spy = vi.spyOn(HashMap.prototype, 'updateAddr');
+      let calls = 0;
+      try {
+        const { results } = agree(prog(type), {}, 6, (sd, run) => {
+          const m = sd.maps[0] as unknown as HashMap;
+          if (type === 'lru_hash') orders[side % 3].push(m.lruKeys().map((k) => k[0]).join(','));
+          side++;
+          sd.vm.mem.u8[sd.ctx] = [0, 0, 1, 2, 0, 0][run];
+          sd.vm.mem.u8[sd.ctx + 1] = [8, 4, 4, 8, 4, 4][run];
+          if (run === 4) m.delete(Uint8Array.of(3, 0, 0, 0, 0, 0, 0, 0));
+        });
+        calls = spy.mock.calls.length;
+        expect(results.some((r) => r.r0lo !== 0)).toBe(true); // some updates failed (full map, NOEXIST, EXIST)
+      } finally {
+        spy.mockRestore();
+      }
+      expect(orders[1]).toEqual(orders[0]);
+      expect(orders[2]).toEqual(orders[0]);
+      // The interpreter and the trampolines: 8 updates a run through updateAddr; the in-place
+      // path: fewer (in runs 1, 4 and 5 keys 0..3 are present after their first update).
+      expect(calls).toBeGreaterThan(2 * 6 * 8);
+      expect(calls).toBeLessThanOrEqual(3 * 6 * 8 - 12);
+    }
+  });
+
   it('inline hash lookups agree with the interpreter while userspace and programs change the map (property)', () => {
     // Plain and LRU hash maps publish a descriptor and are looked up inside WebAssembly. Each
     // run looks up keys 0..23, adds what it finds into r0 and bumps every found value.

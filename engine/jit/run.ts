@@ -14,6 +14,7 @@ import { HelperError, callGeneric, fastImport, lookupImport } from './fast.js';
 const OUT = JIT_OUT >>> 2;
 const INLINE_OK = JIT_INLINE_OK >>> 2;
 const BUILTIN_LOOKUP = HELPER_IMPLS[1];
+const BUILTIN_UPDATE = HELPER_IMPLS[2];
 const TASK_OK = JIT_TASK_OK >>> 2;
 const TASK = JIT_TASK >>> 2;
 const BUILTIN_PID_TGID = HELPER_IMPLS[14];
@@ -240,7 +241,7 @@ function runOn(
   // Inline map lookups stand in for map_lookup_elem only while the runtime's is the built-in.
   const u32 = chain.rt.mem.u32;
   const okBefore = u32[INLINE_OK];
-  u32[INLINE_OK] = chain.rt.helpers[1] === BUILTIN_LOOKUP ? 1 : 0;
+  u32[INLINE_OK] = (chain.rt.helpers[1] === BUILTIN_LOOKUP ? 1 : 0) | (chain.rt.helpers[2] === BUILTIN_UPDATE ? 2 : 0);
   if (jp.usesTask) publishTask(chain.rt, u32);
   // try/catch without finally: a finally block costs several ns per run in V8.
   let lo: number;

@@ -117,6 +117,7 @@ export class HashMap extends MapBase {
     u32[d + DESC.keyWords / 4] = m.keyWords;
     u32[d + DESC.values / 4] = v.addr;
     u32[d + DESC.lru / 4] = this.lru ? this.lruBase << 2 : 0;
+    u32[d + DESC.valueSize / 4] = this.def.valueSize;
     u32[d + DESC.magic / 4] = this.lru ? INLINE_LRU_MAGIC : INLINE_HASH_MAGIC;
     this.handlePinned = true;
   }

@@ -5,7 +5,7 @@
 // the map's own JavaScript index (hash-table.ts), written through on every change.
 
 /** Bytes reserved at every map handle (the descriptor; zero when a map publishes none). */
-export const HANDLE_BYTES = 32;
+export const HANDLE_BYTES = 40;
 
 export const INLINE_HASH_MAGIC = 0x4b484d31;
 /**
@@ -32,4 +32,6 @@ export const DESC = {
   values: 24,
   /** LRU maps: address of the recency list */
   lru: 28,
+  /** value size in bytes (in-place updates: map_update_elem of a key that is present) */
+  valueSize: 32,
 } as const;

@@ -132,3 +132,52 @@ export function orderConjuncts(kids: readonly TExpr[]): TExpr[] {
 
 /** Guards that hold for at least this share of events filter nothing worth a second test. */
 export const USELESS_GUARD = 0.9;
+
+/**
+ * The names a guard passes when it is membership of proc.name (the task's comm) in constant
+ * strings: `proc.name in (...)`, `proc.name = x`, and `or`s of those; undefined otherwise.
+ */
+export function nameGuardItems(x: TExpr): string[] | undefined {
+  if (x.kind === 'or') {
+    const all: string[] = [];
+    for (const c of x.children) {
+      const items = nameGuardItems(c);
+      if (items === undefined) return undefined;
+      all.push(...items);
+    }
+    return all;
+  }
+  if (x.kind !== 'check' || x.lhs.kind !== 'field' || x.lhs.arg !== undefined || x.lhs.def.name !== 'proc.name') return undefined;
+  if (x.modifier !== undefined || x.rhs.kind !== 'values' || !['=', '==', 'in', 'intersects'].includes(x.op)) return undefined;
+  const items: string[] = [];
+  for (const v of x.rhs.values) {
+    if (v.kind !== 'string') return undefined;
+    items.push(v.value);
+  }
+  return items;
+}
+
+/**
+ * The name-guard map's entries: for each name (as comm holds it: the UTF-8 bytes, NUL-padded to
+ * `commSize`), the candidate words (`bitsPerWord` rules a u32 word) of the rules whose
+ * name guard (`byName[k]`, undefined for rules with another guard) passes it.
+ */
+export function nameGuardEntries(byName: readonly (readonly string[] | undefined)[], commSize: number, bitsPerWord: number): { key: Uint8Array; value: Uint8Array }[] {
+  const words = Math.max(1, Math.ceil(byName.length / bitsPerWord));
+  const entries = new Map<string, Uint32Array>();
+  byName.forEach((items, k) => {
+    for (const it of items ?? []) {
+      const len = Buffer.byteLength(it, 'utf8');
+      // The empty name never passes; a name longer than comm keeps is never stored whole.
+      if (len === 0 || len > commSize - 1) continue;
+      let v = entries.get(it);
+      if (v === undefined) entries.set(it, (v = new Uint32Array(words)));
+      v[Math.floor(k / bitsPerWord)] |= 1 << k % bitsPerWord;
+    }
+  });
+  return [...entries].map(([it, v]) => {
+    const key = new Uint8Array(commSize);
+    key.set(Buffer.from(it, 'utf8'));
+    return { key, value: new Uint8Array(v.buffer) };
+  });
+}

@@ -1,5 +1,6 @@
 // Per-hook programs: a preamble that finds the event's records once (process, parent,
-// container, connect arguments), then every rule's condition in turn; a rule that holds writes
+// container, connect arguments); a first pass over every rule's guard that notes candidates; a
+// second that runs the full condition of each candidate in rule order. A rule that holds writes
 // one match record to the ring buffer (rule id, header, the carriers its output needs).
 
 import { BPF_ADD, BPF_AND, BPF_JEQ, BPF_JLE, BPF_JNE, BPF_OR, BPF_RSH } from '../../engine/isa.js';
@@ -40,7 +41,7 @@ import { CONN } from './fields.js';
 import type { Carrier } from './outputs.js';
 import type { SharedWalks } from './shared-walks.js';
 import { planMemo } from './memo.js';
-import { guardOf, USELESS_GUARD } from './guard.js';
+import { guardOf, nameGuardEntries, nameGuardItems, USELESS_GUARD } from './guard.js';
 
 const H_LOOKUP = 1;
 const H_UPDATE = 2;
@@ -225,27 +226,7 @@ export function ruleProgram(
   // the name in a map the compiler fills: name → the candidate words of the rules it passes.
   const byName = guards.map((g, k) => (always[k] ? undefined : nameGuardItems(g.expr)));
   if (byName.some((x) => x !== undefined)) {
-    const entries = new Map<string, Uint32Array>();
-    byName.forEach((items, k) => {
-      for (const it of items ?? []) {
-        const len = Buffer.byteLength(it, 'utf8');
-        // The empty name never passes; a name longer than comm's 15 bytes is never stored whole.
-        if (len === 0 || len > KP.commSize - 1) continue;
-        let v = entries.get(it);
-        if (v === undefined) entries.set(it, (v = new Uint32Array(words)));
-        v[Math.floor(k / CANDIDATE_BITS)] |= bit(k);
-      }
-    });
-    const guardMap = maps.registry.fixedHash(
-      `kestrel_guards_${hook}`,
-      KP.commSize,
-      4 * words,
-      [...entries].map(([it, v]) => {
-        const key = new Uint8Array(KP.commSize);
-        key.set(Buffer.from(it, 'utf8'));
-        return { key, value: new Uint8Array(v.buffer) };
-      }),
-    );
+    const guardMap = maps.registry.fixedHash(`kestrel_guards_${hook}`, KP.commSize, 4 * words, nameGuardEntries(byName, KP.commSize, CANDIDATE_BITS));
     const skip = e.label();
     e.ldx(8, 7, 10, FP_PROC);
     e.ldx(1, 0, 7, KP.comm);
@@ -314,30 +295,6 @@ export function ruleProgram(
     mapRefs: fin.mapRefs,
     rules: rules.map((r) => r.id),
   };
-}
-
-/**
- * The names a guard passes when it is membership of proc.name (the task's comm) in constant
- * strings: `proc.name in (...)`, `proc.name = x`, and `or`s of those; undefined otherwise.
- */
-function nameGuardItems(x: TExpr): string[] | undefined {
-  if (x.kind === 'or') {
-    const all: string[] = [];
-    for (const c of x.children) {
-      const items = nameGuardItems(c);
-      if (items === undefined) return undefined;
-      all.push(...items);
-    }
-    return all;
-  }
-  if (x.kind !== 'check' || x.lhs.kind !== 'field' || x.lhs.arg !== undefined || x.lhs.def.name !== 'proc.name') return undefined;
-  if (x.modifier !== undefined || x.rhs.kind !== 'values' || !['=', '==', 'in', 'intersects'].includes(x.op)) return undefined;
-  const items: string[] = [];
-  for (const v of x.rhs.values) {
-    if (v.kind !== 'string') return undefined;
-    items.push(v.value);
-  }
-  return items;
 }
 
 /** Candidate bits per 32-bit word: bit 31 would not fit a sign-extended immediate. */

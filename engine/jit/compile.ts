@@ -135,7 +135,6 @@ export const JIT_INLINE_OK = 0x410;
 export const JIT_TASK_OK = 0x414;
 export const JIT_TASK = 0x418;
 
-
 const BIT_LOCALS = 15;
 const INLINE_LOOKUP_LOCALS: ValType[] = new Array<ValType>(BIT_LOCALS).fill(I32);
 

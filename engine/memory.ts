@@ -208,14 +208,16 @@ export class VmMemory {
     }
     const g0 = start >>> GRANULE_SHIFT;
     const g1 = (start + size + GRANULE - 1) >>> GRANULE_SHIFT;
+    // Check, then claim with one fill: ring-buffer records (a region per reservation, up to a
+    // few KiB each) made the per-granule loop a large share of a match's cost.
+    const owner = this.owner;
     for (let g = g0; g < g1; g++) {
-      if (this.owner[g] !== 0) {
-        for (let h = g0; h < g; h++) this.owner[h] = 0;
+      if (owner[g] !== 0) {
         this.freeRegionIds.push(id);
-        throw new RangeError(`region [${start}, ${start + size}) overlaps region ${this.owner[g]}`);
+        throw new RangeError(`region [${start}, ${start + size}) overlaps region ${owner[g]}`);
       }
-      this.owner[g] = id;
     }
+    owner.fill(id, g0, g1);
     this.regionStart[id] = start;
     this.regionEnd[id] = start + size;
     this.regionFlags[id] = (writable ? 1 : 0) | (kind << 8);
@@ -229,7 +231,7 @@ export class VmMemory {
     if (end === 0) return;
     const g0 = start >>> GRANULE_SHIFT;
     const g1 = (end + GRANULE - 1) >>> GRANULE_SHIFT;
-    for (let g = g0; g < g1; g++) this.owner[g] = 0;
+    this.owner.fill(0, g0, g1);
     this.regionStart[id] = 0;
     this.regionEnd[id] = 0;
     this.regionFlags[id] = 0;

@@ -272,26 +272,13 @@ export function runProgram(
 ): RunResult {
   const t0 = timeRuns ? performance.now() : 0;
   const st = acquireState(rt.mem);
-  let res: RunResult;
-  try {
-    const R = st.regs;
-    R.fill(0);
-    R[2] = r1lo;
-    R[3] = r1hi;
-    R[4] = r2lo;
-    R[5] = r2hi;
-    res = exec(prog, rt, st, opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS);
-  } catch (e) {
-    // Defensive: nothing in exec should throw, but a bug must not escape as an exception.
-    res = {
-      r0lo: 0,
-      r0hi: 0,
-      instructions: 0,
-      fault: new VmFault('internal', -1, `${prog.spec.name}: internal error: ${e instanceof Error ? e.message : String(e)}`),
-    };
-  } finally {
-    st.busy = false;
-  }
+  const R = st.regs;
+  R.fill(0);
+  R[2] = r1lo;
+  R[3] = r1hi;
+  R[4] = r2lo;
+  R[5] = r2hi;
+  const res = execGuarded(prog, rt, st, opts?.budget ?? BPF_COMPLEXITY_LIMIT_INSNS, 0, 0);
   const s = prog.stats;
   s.runs++;
   s.instructions += res.instructions;
@@ -307,11 +294,17 @@ export function runProgram(
  */
 export function resumeProgram(prog: LoadedProgram, rt: Runtime, pc: number, regs: Uint32Array, count: number, budget: number): RunResult {
   const st = acquireState(rt.mem);
+  st.regs.fill(0);
+  st.regs.set(regs.subarray(0, 22));
+  return execGuarded(prog, rt, st, budget, pc, count);
+}
+
+/** exec on an acquired state, released after; anything it throws becomes an internal fault. */
+function execGuarded(prog: LoadedProgram, rt: Runtime, st: RunState, budget: number, pc: number, count: number): RunResult {
   try {
-    st.regs.fill(0);
-    st.regs.set(regs.subarray(0, 22));
     return exec(prog, rt, st, budget, pc, count);
   } catch (e) {
+    // Defensive: nothing in exec should throw, but a bug must not escape as an exception.
     return {
       r0lo: 0,
       r0hi: 0,

@@ -349,6 +349,7 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
       if (id < 0) throw new JitCompileError(pc, `helper id ${id}`);
       if (id === HELPER_LOOP) continue;
       const handle = id === HELPER_MAP_LOOKUP && !opts.noFastHelpers ? staticLddw(pc, 1, [BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX]) : undefined;
+      const update = id === HELPER_MAP_UPDATE && !opts.noFastHelpers ? updateSite(pc) : undefined;
       if (handle !== undefined) {
         // A key at r10-N (1 ≤ N ≤ 512) lies in the frame's stack region: the import then only
         // checks N against the key size instead of asking the memory about the key's region.
@@ -359,8 +360,8 @@ export function compileModule(insns: readonly Insn[], opts: CompileOptions): Com
         const inline = off !== undefined ? stackBytes > 0 : !constantIn(pc, 2);
         sites.set(pc, { kind: 'map', handle, stackBytes, inline });
         if (!lookupMaps.includes(handle)) lookupMaps.push(handle);
-      } else if (id === HELPER_MAP_UPDATE && !opts.noFastHelpers && updateSite(pc) !== undefined) {
-        sites.set(pc, updateSite(pc) as CallSite);
+      } else if (update !== undefined) {
+        sites.set(pc, update);
         if (!helpers.includes(id)) helpers.push(id);
         hasUpdateSites = true;
       } else if (!opts.noFastHelpers && (FAST_RET_HI.includes(id) || FAST_RET_I64.includes(id) || FAST_PROBE_READ.includes(id))) {

@@ -228,7 +228,7 @@ export class HashMap extends MapBase {
     if (this.closed) return 0;
     const e = this.index.find(this.mem.u8, keyAddr);
     if (e < 0) return 0;
-    if (this.lru && this.head !== e) this.touch(e);
+    if (this.lru) this.touch(e); // a no-op for the head
     return this.cpuAddr(e, cpu);
   }
 

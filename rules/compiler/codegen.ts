@@ -44,6 +44,7 @@ import {
 import { KP, KS, KU } from '../../collectors/kernel/maps.js';
 import { normName } from '../../collectors/process-table.js';
 import type { TCheck, TExpr, TField, TFieldExpr, TValue } from '../condition/ast.js';
+import { forEachCheck } from '../condition/ast.js';
 import type { Hook } from '../fields/types.js';
 import { Emitter, type Label, type Reg, type Size } from './emit.js';
 import { AF_INET, AF_INET6, AF_UNIX, CONN, MAX_ANCESTORS, SA, Unsupported, accessFor, type Access, type Base, type Side, type StrShape } from './fields.js';
@@ -1478,24 +1479,12 @@ export function ancestorDepthOf(exprs: readonly TExpr[], carrierBases: readonly 
     }
     if ('base' in acc) base(acc.base);
   };
-  const walk = (x: TExpr): void => {
-    switch (x.kind) {
-      case 'and':
-      case 'or':
-        x.children.forEach(walk);
-        return;
-      case 'not':
-        walk(x.child);
-        return;
-      case 'check':
-        field(x.lhs);
-        if (x.rhs.kind === 'field') field(x.rhs.field);
-        return;
-      default:
-        return;
-    }
-  };
-  exprs.forEach(walk);
+  for (const x of exprs) {
+    forEachCheck(x, (c) => {
+      field(c.lhs);
+      if (c.rhs.kind === 'field') field(c.rhs.field);
+    });
+  }
   carrierBases.forEach(base);
   return depth;
 }

@@ -2,7 +2,7 @@
 // adversarial — rule constants and near-misses, empty strings, unicode, case changes, long
 // values, boundary ports, IPv6, unix sockets, missing parents, host vs container.
 import type { KestrelEvent, ContainerRef } from '../../collectors/events.js';
-import type { TExpr, TValue } from '../condition/ast.js';
+import { forEachCheck, type TValue } from '../condition/ast.js';
 import type { RuleSet } from '../loader/index.js';
 
 /** Deterministic PRNG (mulberry32). */
@@ -28,12 +28,9 @@ function constants(set: RuleSet): { strings: string[]; numbers: number[]; ips: s
     else if (v.kind === 'net') ips.add(v.text.replace(/\/\d+$/, ''));
     else if (v.kind === 'pattern') strings.add(v.text.replace(/[*?[\]]/g, ''));
   };
-  const visit = (e: TExpr): void => {
-    if (e.kind === 'and' || e.kind === 'or') e.children.forEach(visit);
-    else if (e.kind === 'not') visit(e.child);
-    else if (e.kind === 'check' && e.rhs.kind === 'values') e.rhs.values.forEach(visitValue);
-  };
-  for (const r of set.rules) if (r.expr !== undefined) visit(r.expr);
+  for (const r of set.rules) {
+    if (r.expr !== undefined) forEachCheck(r.expr, (c) => (c.rhs.kind === 'values' ? c.rhs.values.forEach(visitValue) : undefined));
+  }
   return { strings: [...strings].filter((s) => Buffer.byteLength(s) < 200), numbers: [...numbers], ips: [...ips] };
 }
 

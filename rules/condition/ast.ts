@@ -218,3 +218,10 @@ export interface TNot {
 }
 
 export type TExpr = TAnd | TOr | TNot | TCheck | TConst;
+
+/** Call `fn` for every check in `x`, left to right. */
+export function forEachCheck(x: TExpr, fn: (c: TCheck) => void): void {
+  if (x.kind === 'and' || x.kind === 'or') for (const c of x.children) forEachCheck(c, fn);
+  else if (x.kind === 'not') forEachCheck(x.child, fn);
+  else if (x.kind === 'check') fn(x);
+}

@@ -17,7 +17,7 @@ import { concatTexts, plainText, type SourcedText } from './read.js';
 import type { Collector, ExceptionDefn, RuleDefn } from './collect.js';
 import { TypingError, type Diagnostic, type DiagCode } from './diag.js';
 import type { Priority } from '../priority.js';
-import { LIST_OPS, MODIFIERS, NUM_OPS, STR_OPS, UNARY_OPS } from '../condition/ast.js';
+import { LIST_OPS, MODIFIERS, NUM_OPS, STR_OPS, UNARY_OPS, forEachCheck } from '../condition/ast.js';
 
 export interface UnavailableField {
   field: string;
@@ -371,22 +371,9 @@ function unavailableFields(e: TExpr, hooks: Hook[]): UnavailableField[] {
     const lacking = hooks.filter((h) => d.applies !== 'both' && d.applies !== h);
     if (lacking.length > 0) seen.set(name, { field: name, reason: `no value on ${lacking.join('/')} events` });
   };
-  const walk = (x: TExpr): void => {
-    switch (x.kind) {
-      case 'and':
-      case 'or':
-        x.children.forEach(walk);
-        return;
-      case 'not':
-        walk(x.child);
-        return;
-      case 'const':
-        return;
-      case 'check':
-        visitField(x.lhs);
-        if (x.rhs.kind === 'field') visitField(x.rhs.field);
-    }
-  };
-  walk(e);
+  forEachCheck(e, (c) => {
+    visitField(c.lhs);
+    if (c.rhs.kind === 'field') visitField(c.rhs.field);
+  });
   return [...seen.values()];
 }
